@@ -37,7 +37,8 @@ from engine.model import (
 from engine.schema import schema_issues
 from engine.source import Source, SourceMap
 
-RESERVED_IDS = frozenset(CONSTANTS) | frozenset(FUNCTIONS) | {"and", "or", "not", "in", "if", "else"}
+KEYWORDS = frozenset({"and", "or", "not", "in", "if", "else"})
+RESERVED_IDS = frozenset(CONSTANTS) | frozenset(FUNCTIONS) | KEYWORDS
 _SIZE = re.compile(r"^([0-9]+)(B|KB|MB|GB)$")
 _SIZE_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
 

@@ -71,8 +71,12 @@ _TEXTS: dict[ProblemCode, dict[str, str]] = {
     ProblemCode.PATTERN_MISMATCH: {
         "en": "{label} is not in the expected format", "zh": "{label}格式不正确",
     },
-    ProblemCode.TOO_SMALL: {"en": "{label} must be at least {limit}", "zh": "{label}不能小于{limit}"},
-    ProblemCode.TOO_LARGE: {"en": "{label} must be at most {limit}", "zh": "{label}不能大于{limit}"},
+    ProblemCode.TOO_SMALL: {
+        "en": "{label} must be at least {limit}", "zh": "{label}不能小于{limit}",
+    },
+    ProblemCode.TOO_LARGE: {
+        "en": "{label} must be at most {limit}", "zh": "{label}不能大于{limit}",
+    },
     ProblemCode.NOT_INTEGER: {"en": "{label} must be a whole number", "zh": "{label}必须是整数"},
     ProblemCode.TOO_MANY_DECIMALS: {
         "en": "{label} may have at most {limit} decimal places",
