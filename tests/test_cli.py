@@ -1,0 +1,170 @@
+"""The command line, as an integrator uses it in CI: exit codes and located messages."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from runtime.cli import cli
+from tests.conftest import TEMPLATES
+
+LOCATED = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<ptr>/\S*): .+ \[(?P<code>[a-z0-9-]+)\]$")
+REPAIR = TEMPLATES / "repair.yaml"
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result.exit_code, result.output
+
+
+def test_validate_passes_on_the_bundled_templates():
+    code, output = run("validate", str(TEMPLATES))
+    assert code == 0, output
+
+
+# (name, how the template text is broken, expected code)
+BROKEN = [
+    ("invalid-yaml", lambda t: t.replace("fields:\n", "fields:\n  - [\n", 1), "yaml-syntax"),
+    ("python-tag", lambda t: t + "hook: !!python/object/apply:os.system [id]\n",
+     "unsupported-tag"),
+    ("yaml-1.1-no", lambda t: t.replace("default: normal", "default: no"), "bad-default"),
+    ("duplicate-key", lambda t: t.replace("version: 1\n", "version: 1\nversion: 2\n"),
+     "duplicate-key"),
+    ("alias", lambda t: t.replace("number_prefix: REP", "number_prefix: &p REP\nx: *p"),
+     "yaml-alias"),
+    ("unknown-key", lambda t: t.replace("    required: true\n    max_length: 64",
+                                        "    requird: true\n    max_length: 64"), "unknown-key"),
+    ("unknown-field-in-condition", lambda t: t.replace("\"fault == 'software'\", state",
+                                                       "\"falt == 'software'\", state"),
+     "unknown-name"),
+    ("no-default-branch", lambda t: t.replace("      - {state: hardware_check}\n",
+                                              "      - {when: 'true', state: hardware_check}\n"),
+     "missing-default-branch"),
+    ("unknown-state", lambda t: t.replace("to: waiting_customer", "to: waiting_custmer"),
+     "unknown-state"),
+    ("expression-forbidden", lambda t: t.replace("\"qty * unit_price\"", "\"qty ** 99\""),
+     "forbidden-construct"),
+    ("expression-too-long", lambda t: t.replace("\"qty * unit_price\"",
+                                                "\"qty" + " + qty" * 120 + "\""),
+     "expression-too-long"),
+    ("expression-too-deep", lambda t: t.replace("\"qty * unit_price\"",
+                                                "\"" + "-" * 50 + "qty\""),
+     "expression-too-deep"),
+    ("unsupported-language", lambda t: t.replace("{en: Resolve, zh: 解决}",
+                                                 "{en: Resolve, de: Lösen}"),
+     "unsupported-language"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "expected"), [b[1:] for b in BROKEN], ids=[b[0] for b in BROKEN])
+def test_validate_fails_with_located_errors(tmp_path: Path, mutate, expected: str):
+    broken = tmp_path / "repair.yaml"
+    broken.write_text(mutate(REPAIR.read_text(encoding="utf-8")), encoding="utf-8")
+    code, output = run("validate", str(broken), str(REPAIR))
+    assert code == 1
+    lines = [line for line in output.splitlines() if not line.endswith("with problems")]
+    matches = [LOCATED.match(line) for line in lines]
+    assert all(matches), output
+    assert expected in {m["code"] for m in matches}
+    assert all(m["file"] == str(broken) for m in matches)
+    assert "Traceback" not in output
+
+
+def test_validate_json_syntax_error_and_oversized_file(tmp_path: Path):
+    bad_json = tmp_path / "bad.json"
+    bad_json.write_text('{\n  "ticket_type": "x",\n  "version": 1,,\n}\n')
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("ticket_type: x\n" + "# padding\n" * 200_000)
+    code, output = run("validate", str(bad_json), str(huge))
+    assert code == 1
+    assert f"{bad_json}:3:16: /: invalid JSON" in output
+    assert "[too-large]" in output
+
+
+def test_validate_without_files_is_an_error(tmp_path: Path):
+    code, _ = run("validate", str(tmp_path))
+    assert code == 1
+
+
+def test_console_script_prints_no_traceback(tmp_path: Path):
+    broken = tmp_path / "b.yaml"
+    broken.write_text("ticket_type: [\n")
+    result = subprocess.run([Path(sys.executable).parent / "ticketflow", "validate", str(broken)],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert LOCATED.match(result.stdout.splitlines()[0])
+
+
+HARDWARE_TICKET = {
+    "device": "PRN-7", "category": "laptop", "symptom": "screen", "fault": "hardware",
+    "description": "The screen flickers badly.", "contact_phone": "13800138000",
+    "photos": [{"name": "a.jpg", "size": 1000, "content_type": "image/jpeg"}],
+    "check_result": "bad panel", "resolution": "replaced the panel", "confirmed": True,
+}
+
+
+def test_simulate_follows_the_main_path(tmp_path: Path):
+    data = tmp_path / "data.json"
+    data.write_text(json.dumps(HARDWARE_TICKET))
+    code, output = run("simulate", str(REPAIR), "--data", str(data))
+    assert code == 0, output
+    assert output.splitlines()[-1] == (
+        "path: new → hardware_check → repairing → resolved → closed; finished in 'closed'")
+    assert "form (* required): device*, category*, fault*" in output
+
+
+def test_simulate_reports_the_problems_it_would_hit(tmp_path: Path):
+    data = tmp_path / "data.yaml"
+    data.write_text("device: prn 7\nfault: hardware\ncategory: printer\n")
+    code, output = run("simulate", str(REPAIR), "--data", str(data), "--lang", "zh")
+    assert code == 1
+    assert "problem /device: 设备编号格式不正确 [pattern-mismatch]" in output
+    assert "problem /photos:" in output
+    assert "stopped in 'new': creation failed" in output
+
+
+def test_simulate_explicit_steps_with_roles(tmp_path: Path):
+    steps = {
+        "create": {"transition": "submit", "roles": ["requester"],
+                   "values": {k: v for k, v in HARDWARE_TICKET.items()
+                              if k not in ("check_result", "resolution", "confirmed")}},
+        "steps": [
+            {"transition": "checked", "roles": ["agent"], "values": {"check_result": "ok"}},
+            {"transition": "resolve", "roles": ["requester"], "values": {"resolution": "x"}},
+        ],
+    }
+    data = tmp_path / "steps.json"
+    data.write_text(json.dumps(steps))
+    code, output = run("simulate", str(REPAIR), "--data", str(data))
+    assert code == 1
+    assert "refused: role-not-allowed" in output
+    assert "stopped in 'repairing': step 3 (resolve) failed" in output
+
+
+def test_simulate_with_malformed_data(tmp_path: Path):
+    data = tmp_path / "data.json"
+    data.write_text('{"device": }')
+    code, output = run("simulate", str(REPAIR), "--data", str(data))
+    assert code == 1
+    assert f"{data}:1:12: /: invalid JSON" in output
+
+
+def test_schema_prints_the_compiled_json_schema():
+    code, output = run("schema", str(REPAIR))
+    assert code == 0
+    document = json.loads(output)
+    assert document["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert "device" in document["properties"]
+    assert "check_result" not in document["properties"]
+    code, output = run("schema", str(REPAIR), "--transition", "checked")
+    assert code == 0 and list(json.loads(output)["properties"]) == ["check_result"]
+    code, output = run("schema", str(REPAIR), "--transition", "nope")
+    assert code == 1
