@@ -478,7 +478,8 @@ def _check_constant(value: Any) -> None:
         )
     if not isinstance(value, str | int | float | bool | type(None)):
         raise ExpressionIssue(
-            IssueCode.FORBIDDEN_CONSTRUCT, f"literals of type {type(value).__name__} are not allowed"
+            IssueCode.FORBIDDEN_CONSTRUCT,
+            f"literals of type {type(value).__name__} are not allowed",
         )
 
 

@@ -14,7 +14,9 @@ from click.testing import CliRunner
 from runtime.cli import cli
 from tests.conftest import TEMPLATES
 
-LOCATED = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<ptr>/\S*): .+ \[(?P<code>[a-z0-9-]+)\]$")
+LOCATED = re.compile(
+    r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<ptr>/\S*): .+ \[(?P<code>[a-z0-9-]+)\]$"
+)
 REPAIR = TEMPLATES / "repair.yaml"
 
 
@@ -63,7 +65,9 @@ BROKEN = [
 ]
 
 
-@pytest.mark.parametrize(("mutate", "expected"), [b[1:] for b in BROKEN], ids=[b[0] for b in BROKEN])
+@pytest.mark.parametrize(
+    ("mutate", "expected"), [b[1:] for b in BROKEN], ids=[b[0] for b in BROKEN]
+)
 def test_validate_fails_with_located_errors(tmp_path: Path, mutate, expected: str):
     broken = tmp_path / "repair.yaml"
     broken.write_text(mutate(REPAIR.read_text(encoding="utf-8")), encoding="utf-8")
@@ -165,6 +169,7 @@ def test_schema_prints_the_compiled_json_schema():
     assert "device" in document["properties"]
     assert "check_result" not in document["properties"]
     code, output = run("schema", str(REPAIR), "--transition", "checked")
-    assert code == 0 and list(json.loads(output)["properties"]) == ["check_result"]
+    assert code == 0
+    assert list(json.loads(output)["properties"]) == ["check_result"]
     code, output = run("schema", str(REPAIR), "--transition", "nope")
     assert code == 1

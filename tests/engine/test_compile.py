@@ -26,14 +26,16 @@ MUTATIONS = [
      "/fields/0/max_length", 0),
     ("missing-key", "number_prefix: REP\n", "", "missing-key", "", None),
     ("bad-id", "  - id: device\n", "  - id: Device\n", "bad-id", "/fields/0/id", 0),
-    ("not-allowed-value", "    type: text\n    label: {en: What", "    type: txt\n    label: {en: What",
+    ("not-allowed-value", "    type: text\n    label: {en: What",
+     "    type: txt\n    label: {en: What",
      "not-allowed-value", "/fields/5/type", 0),
     ("duplicate-key", "    required: true\n    max_length: 64\n",
      "    required: true\n    required: false\n    max_length: 64\n", "duplicate-key",
      "/fields/0/required", 1),
     ("yaml-1.1-no-is-not-false", "    default: normal\n", "    default: no\n", "bad-default",
      "/fields/4/default", 0),
-    ("boolean-default-must-be-boolean", "    label: {en: Customer confirms the repair, zh: 客户确认维修完成}\n",
+    ("boolean-default-must-be-boolean",
+     "    label: {en: Customer confirms the repair, zh: 客户确认维修完成}\n",
      "    label: {en: Customer confirms the repair, zh: 客户确认维修完成}\n    default: off\n",
      "bad-default", "/fields/18/default", 1),
     ("duplicate-field-id", "  - id: contact_email\n", "  - id: contact_phone\n", "duplicate-id",
@@ -78,7 +80,8 @@ MUTATIONS = [
      "bad-pattern", "/fields/0/pattern", 0),
     ("bad-range", "    min_length: 10\n", "    min_length: 5000\n", "bad-range",
      "/fields/5/min_length", 0),
-    ("dependent-option-unknown-parent-value", "      printer: [paper_jam", "      printr: [paper_jam",
+    ("dependent-option-unknown-parent-value", "      printer: [paper_jam",
+     "      printr: [paper_jam",
      "bad-dependency", "/fields/3/options/printr", 0),
     ("reserved-field-id", "  - id: confirmed\n", "  - id: len\n", "reserved-id",
      "/fields/18/id", 0),
@@ -148,7 +151,8 @@ def test_schema_errors_for_every_broken_key_at_once():
 
 
 def test_the_template_compiles_to_a_resolved_model(repair):
-    assert repair.id == "repair" and repair.number_prefix == "REP"
+    assert repair.id == "repair"
+    assert repair.number_prefix == "REP"
     assert repair.name.text("zh") == "维修工单"
     assert repair.initial_state.id == "new"
     assert repair.state_by_id["waiting_customer"].sla is SlaMode.PAUSE

@@ -152,4 +152,5 @@ def test_parsed_once_and_reused_across_threads():
         thread.start()
     for thread in threads:
         thread.join()
-    assert all(results) and len(results) == 16000
+    assert len(results) == 16000
+    assert all(results)

@@ -54,7 +54,8 @@ def test_available_when_guards_a_transition():
               "  - {id: approve, from: new, to: done, available_when: 'amount > 1000'}\n")
     guarded = loads(text, "d.yaml")
     small, large = {"amount": 10}, {"amount": 5000}
-    assert check_transition(guarded, "approve", "new", {"agent"}, small) == Refusal.CONDITION_NOT_MET
+    refusal = check_transition(guarded, "approve", "new", {"agent"}, small)
+    assert refusal == Refusal.CONDITION_NOT_MET
     assert check_transition(guarded, "approve", "new", {"agent"}, large) is None
 
 

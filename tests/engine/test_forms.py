@@ -166,7 +166,8 @@ def test_visibility_requiredness_and_dropping_hidden_values(compile_fields):
     software = decide(ticket_type, {"fault": "software", "photos": [PNG]}, roles={"requester"},
                       creating=True)
     assert software.ok
-    assert "photos" not in software.visible and "photos" not in software.values
+    assert "photos" not in software.visible
+    assert "photos" not in software.values
     assert software.dropped == ("photos",)
     hardware = decide(ticket_type, {"fault": "hardware"}, roles={"requester"}, creating=True)
     assert [(p.field, p.code) for p in hardware.problems] == [
@@ -201,7 +202,8 @@ def test_dependent_options_follow_the_parent(compile_fields):
     no_parent = decide(ticket_type, {"fault": "software", "symptom": "screen"},
                        roles={"requester"}, creating=True)
     # without a category there are no symptoms to choose from: the field is hidden
-    assert no_parent.ok and "symptom" not in no_parent.visible
+    assert no_parent.ok
+    assert "symptom" not in no_parent.visible
 
 
 def test_rules_skip_empty_and_invalid_values(compile_fields):
@@ -257,7 +259,8 @@ def test_step_form_and_editability(repair):
     assert [p.code for p in missing.problems] == ["required-for-transition"]
     done = decide(repair, {"check_result": "board replaced"}, roles={"agent"},
                   current=current, state="hardware_check", transition="checked")
-    assert done.ok and done.target_state == "repairing"
+    assert done.ok
+    assert done.target_state == "repairing"
     assert done.changes == {"check_result": "board replaced"}
 
 
@@ -298,5 +301,7 @@ def test_visible_fields_reads_hidden_values_as_null(compile_fields):
         "  - {id: c, type: string, visible_when: 'b'}\n"
     )
     visible, effective, failures = visible_fields(ticket_type, {"a": False, "b": True}, {"x"})
-    assert "b" not in visible and "c" not in visible  # c depends on a hidden b
-    assert "b" not in effective and failures == []
+    assert "b" not in visible
+    assert "c" not in visible  # c depends on a hidden b
+    assert "b" not in effective
+    assert failures == []
