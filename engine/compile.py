@@ -490,6 +490,7 @@ class _Compiler:
             form=tuple(data.get("form", ())),
             requires=tuple(data.get("requires", ())),
             available_when=available,
+            reopens=data.get("kind") == "reopen",
         )
 
     def _branches(self, raw: Any, pointer: str) -> tuple[Branch, ...]:

@@ -189,6 +189,7 @@ class Transition:
     form: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
     available_when: Expression | None = None
+    reopens: bool = False
 
     @property
     def targets(self) -> tuple[str, ...]:

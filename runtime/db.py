@@ -81,12 +81,10 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only unit of work (rolled back at the end; nothing is written)."""
+        """A read-only unit of work. Closing the session hands the connection back to the
+        pool, which rolls back; objects already loaded stay readable afterwards."""
         with self._read() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     def dispose(self) -> None:
         self.engine.dispose()

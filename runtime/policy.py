@@ -1,0 +1,119 @@
+"""Who may see and do what. Every channel (pages, fragments, API, exports, notifications)
+asks this module; none decides access on its own.
+
+Tickets: admins see all; agents and supervisors see their teams' tickets, tickets not yet
+routed to a team, and tickets they requested or are assigned; requesters see their own.
+A ticket someone may not see does not exist for them (404, never 403).
+
+Fields: a field marked `visible_to` reaches only those roles — in values, in the
+timeline, in errors and in every export — through `visible_values` and `visible_event`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, or_, true
+
+from engine.flow import may_see
+from engine.model import TicketType
+from runtime.context import Actor
+from runtime.models import EventKind, Role, Ticket
+
+
+def ticket_roles(actor: Actor, ticket: Ticket) -> frozenset[str]:
+    """The definition roles `actor` holds on `ticket` (empty: may not see it at all)."""
+    roles: set[str] = set()
+    if ticket.requester_id == actor.user_id:
+        roles.add("requester")
+    if ticket.assignee_id == actor.user_id:
+        roles.add("assignee")
+    if actor.is_admin:
+        roles.update(("admin", "supervisor", "agent"))
+    elif actor.is_staff and (ticket.team_id is None or ticket.team_id in actor.team_ids
+                             or "assignee" in roles):
+        roles.add("agent")
+        if actor.role is Role.SUPERVISOR:
+            roles.add("supervisor")
+    return frozenset(roles)
+
+
+def creator_roles(actor: Actor) -> frozenset[str]:
+    """Roles of someone creating a ticket: its requester, plus their staff roles."""
+    roles = {"requester"}
+    if actor.is_staff:
+        roles.add("agent")
+    if actor.role in (Role.SUPERVISOR, Role.ADMIN):
+        roles.add("supervisor")
+    if actor.is_admin:
+        roles.add("admin")
+    return frozenset(roles)
+
+
+def visible_tickets(actor: Actor) -> ColumnElement[bool]:
+    """The SQL condition selecting the tickets `actor` may see (the same rule as
+    `ticket_roles`, for lists and search)."""
+    if actor.is_admin:
+        return true()
+    mine = or_(Ticket.requester_id == actor.user_id, Ticket.assignee_id == actor.user_id)
+    if not actor.is_staff:
+        return mine
+    team_ids = sorted(actor.team_ids)
+    in_team = Ticket.team_id.in_(team_ids) if team_ids else false()
+    return or_(mine, Ticket.team_id.is_(None), in_team)
+
+
+def visible_values(
+    ticket_type: TicketType, values: Mapping[str, Any], roles: frozenset[str]
+) -> dict[str, Any]:
+    """The field values these roles may see."""
+    fields = ticket_type.field_by_id
+    return {name: value for name, value in values.items()
+            if name in fields and may_see(fields[name], roles)}
+
+
+def can_post_internal(roles: frozenset[str]) -> bool:
+    """Internal comments are written and read by staff only."""
+    return bool(roles & {"agent", "supervisor", "admin"})
+
+
+def visible_event(
+    kind: str, data: Mapping[str, Any], ticket_type: TicketType, roles: frozenset[str]
+) -> dict[str, Any] | None:
+    """An event as these roles may see it, or None when they may not see it at all."""
+    if kind == EventKind.COMMENTED and data.get("internal") and not can_post_internal(roles):
+        return None
+    shown = dict(data)
+    for key in ("changes", "values"):
+        if isinstance(shown.get(key), dict):
+            shown[key] = visible_values(ticket_type, shown[key], roles)
+    if kind in (EventKind.TRANSFERRED, EventKind.ASSIGNED) and not can_post_internal(roles):
+        shown.pop("reason", None)  # reasons for internal routing are not for customers
+    return shown
+
+
+def can_claim(actor: Actor, roles: frozenset[str]) -> bool:
+    return actor.is_staff and "agent" in roles
+
+
+def can_transfer(actor: Actor, roles: frozenset[str]) -> bool:
+    """The assignee passes a ticket on; supervisors and admins may move any they see."""
+    return actor.is_staff and bool(roles & {"assignee", "supervisor", "admin"})
+
+
+def can_read_definitions(actor: Actor) -> bool:
+    return actor.is_staff
+
+
+def can_manage_definitions(actor: Actor) -> bool:
+    return actor.is_admin
+
+
+def can_manage_users(actor: Actor) -> bool:
+    return actor.is_admin
+
+
+def can_choose_requester(actor: Actor) -> bool:
+    """Staff may open a ticket on someone's behalf (a phone call, a walk-in)."""
+    return actor.is_staff

@@ -1,0 +1,313 @@
+"""Accounts: users, teams, passwords, browser sessions and API tokens.
+
+Passwords are hashed with scrypt (memory-hard). API tokens are random, shown once and
+stored as SHA-256 (a random 256-bit secret needs no slow hash). Browser sessions are rows:
+logging out, disabling a user or changing a password revokes them, so an old cookie
+replayed later finds nothing. Failed logins are counted per user name and per address in
+the database, so the limit holds across processes; an unknown user and a wrong password
+get the same answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from runtime import policy
+from runtime.context import Actor, Request
+from runtime.db import Database
+from runtime.models import (
+    ApiToken,
+    EventKind,
+    LoginThrottle,
+    Membership,
+    Role,
+    Team,
+    User,
+    UserSession,
+)
+from runtime.services.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
+from runtime.services.events import record
+
+SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+TOKEN_PREFIX = "tf_"
+MAX_FAILURES = 5
+THROTTLE_WINDOW = timedelta(minutes=15)
+MIN_PASSWORD = 8
+# Verifying against this keeps an unknown user as slow as a wrong password.
+_DUMMY_HASH = None
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **SCRYPT)
+    encode = base64.b64encode
+    return f"scrypt${SCRYPT['n']}${SCRYPT['r']}${SCRYPT['p']}${encode(salt).decode()}$" \
+           f"{encode(digest).decode()}"
+
+
+def verify_password(password: str, stored: str | None) -> bool:
+    global _DUMMY_HASH
+    if stored is None:
+        _DUMMY_HASH = _DUMMY_HASH or hash_password(secrets.token_hex(8))
+        stored, password = _DUMMY_HASH, password + "\x00never"
+    try:
+        _, n, r, p, salt, digest = stored.split("$")
+        computed = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), dklen=32,
+                                  n=int(n), r=int(r), p=int(p))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(computed, base64.b64decode(digest))
+
+
+def actor_for(user: User) -> Actor:
+    """The policy's view of a user."""
+    return Actor(user.id, user.username, Role(user.role), frozenset(t.id for t in user.teams),
+                 user.language)
+
+
+def _check_password(password: str) -> None:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise Invalid(f"a password needs at least {MIN_PASSWORD} characters", details=[
+            {"field": "password", "code": "too-short",
+             "message": f"a password needs at least {MIN_PASSWORD} characters"}])
+
+
+def create_user(db: Database, request: Request | None, *, username: str, role: Role,
+                password: str | None, display_name: str | None = None,
+                email: str | None = None, language: str = "en",
+                teams: tuple[str, ...] = (), now: datetime | None = None) -> User:
+    """Add a user (admins only, or the CLI/demo with `request=None`)."""
+    if request is not None and not policy.can_manage_users(request.actor):
+        raise Forbidden("only administrators may add users")
+    if password is not None:
+        _check_password(password)
+    moment = request.now if request is not None else now
+    assert moment is not None
+    with db.write() as session:
+        if session.scalar(select(User.id).where(User.username == username)) is not None:
+            raise Conflict(f"the user name '{username}' is taken", code="user-exists")
+        user = User(username=username, display_name=display_name or username, email=email,
+                    role=str(role), language=language, active=True, created_at=moment,
+                    password_hash=hash_password(password) if password else None)
+        session.add(user)
+        session.flush()
+        for key in teams:
+            team = session.scalar(select(Team).where(Team.key == key))
+            if team is None:
+                raise Invalid(f"there is no team '{key}'")
+            session.add(Membership(user_id=user.id, team_id=team.id))
+        if request is not None:
+            record(session, request, EventKind.USER_CREATED,
+                   {"username": username, "role": str(role), "teams": list(teams)})
+        session.flush()
+        session.refresh(user)
+        return user
+
+
+def create_team(db: Database, request: Request | None, key: str, name: str,
+                now: datetime | None = None) -> Team:
+    if request is not None and not policy.can_manage_users(request.actor):
+        raise Forbidden("only administrators may add teams")
+    moment = request.now if request is not None else now
+    assert moment is not None
+    with db.write() as session:
+        if session.scalar(select(Team.id).where(Team.key == key)) is not None:
+            raise Conflict(f"the team '{key}' exists", code="team-exists")
+        team = Team(key=key, name=name, created_at=moment)
+        session.add(team)
+        session.flush()
+        if request is not None:
+            record(session, request, EventKind.TEAM_CHANGED, {"team": key, "created": True})
+        return team
+
+
+def find_user(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username))
+
+
+@dataclass(frozen=True)
+class Login:
+    user_id: int
+    session_id: str
+
+
+def _throttled(session: Session, keys: list[str], now: datetime) -> bool:
+    rows = session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys))).all()
+    return any(row.failures >= MAX_FAILURES and now - row.window_start < THROTTLE_WINDOW
+               for row in rows)
+
+
+def _count_failure(session: Session, keys: list[str], now: datetime) -> None:
+    for key in keys:
+        row = session.get(LoginThrottle, key)
+        if row is None:
+            session.add(LoginThrottle(key=key, window_start=now, failures=1))
+        elif now - row.window_start >= THROTTLE_WINDOW:
+            row.window_start, row.failures = now, 1
+        else:
+            row.failures += 1
+
+
+def log_in(db: Database, username: str, password: str, *, now: datetime,
+           address: str | None) -> Login:
+    """Check a user name and password and open a browser session.
+
+    The same error for an unknown user, a disabled one and a wrong password.
+    """
+    keys = [f"user:{username.lower()}"] + ([f"addr:{address}"] if address else [])
+    with db.write() as session:
+        if _throttled(session, keys, now):
+            raise TooManyRequests("too many failed attempts; wait a few minutes and try again",
+                                  code="login-throttled")
+        user = find_user(session, username)
+        ok = verify_password(password, user.password_hash if user else None)
+        if ok and user is not None and user.active:
+            session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(keys)))
+            session_id = secrets.token_urlsafe(32)
+            session.add(UserSession(id=session_id, user_id=user.id, created_at=now))
+            record(session, Request(actor_for(user), now, address), EventKind.LOGIN, {})
+            return Login(user.id, session_id)
+        # The failure is counted (this transaction commits) and then refused.
+        _count_failure(session, keys, now)
+    raise Forbidden("the user name or password is wrong", code="bad-credentials")
+
+
+def log_out(db: Database, request: Request, session_id: str) -> None:
+    with db.write() as session:
+        session.execute(update(UserSession).where(UserSession.id == session_id,
+                                                  UserSession.revoked_at.is_(None))
+                        .values(revoked_at=request.now))
+        record(session, request, EventKind.LOGOUT, {})
+
+
+def user_for_session(db: Database, session_id: str) -> User | None:
+    """The active user behind a live browser session, or None."""
+    with db.read() as session:
+        row = session.get(UserSession, session_id)
+        if row is None or row.revoked_at is not None:
+            return None
+        user = session.get(User, row.user_id)
+        return user if user is not None and user.active else None
+
+
+def _revoke_sessions(session: Session, user_id: int, now: datetime) -> None:
+    session.execute(update(UserSession).where(UserSession.user_id == user_id,
+                                              UserSession.revoked_at.is_(None))
+                    .values(revoked_at=now))
+
+
+def change_password(db: Database, request: Request, current: str, new: str) -> str:
+    """Change the actor's password; every other session ends. Returns a fresh session id."""
+    _check_password(new)
+    with db.write() as session:
+        user = session.get(User, request.actor.user_id)
+        assert user is not None
+        if not verify_password(current, user.password_hash):
+            raise Forbidden("the current password is wrong", code="bad-credentials")
+        user.password_hash = hash_password(new)
+        _revoke_sessions(session, user.id, request.now)
+        session_id = secrets.token_urlsafe(32)
+        session.add(UserSession(id=session_id, user_id=user.id, created_at=request.now))
+        record(session, request, EventKind.PASSWORD_CHANGED, {"username": user.username})
+        return session_id
+
+
+def set_active(db: Database, request: Request, username: str, active: bool) -> None:
+    """Disable (or re-enable) a user; disabling ends their sessions and tokens at once."""
+    if not policy.can_manage_users(request.actor):
+        raise Forbidden("only administrators may disable users")
+    with db.write() as session:
+        user = find_user(session, username)
+        if user is None:
+            raise NotFound(f"there is no user '{username}'")
+        user.active = active
+        if not active:
+            _revoke_sessions(session, user.id, request.now)
+        record(session, request, EventKind.USER_CHANGED,
+               {"username": username, "active": active})
+
+
+def set_role(db: Database, request: Request, username: str, role: Role,
+             teams: tuple[str, ...] | None = None) -> None:
+    """Change a user's role (and team memberships); an admin action, recorded."""
+    if not policy.can_manage_users(request.actor):
+        raise Forbidden("only administrators may change roles")
+    with db.write() as session:
+        user = find_user(session, username)
+        if user is None:
+            raise NotFound(f"there is no user '{username}'")
+        before = user.role
+        user.role = str(role)
+        if teams is not None:
+            session.execute(delete(Membership).where(Membership.user_id == user.id))
+            for key in teams:
+                team = session.scalar(select(Team).where(Team.key == key))
+                if team is None:
+                    raise Invalid(f"there is no team '{key}'")
+                session.add(Membership(user_id=user.id, team_id=team.id))
+        record(session, request, EventKind.ROLE_CHANGED, {
+            "username": username, "from": before, "to": str(role),
+            "teams": list(teams) if teams is not None else None})
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    id: int
+    name: str
+    token: str  # shown once; only its hash is kept
+    expires_at: datetime | None
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(db: Database, request: Request, name: str, *,
+                 expires_at: datetime | None = None, for_user: str | None = None
+                 ) -> IssuedToken:
+    """A new API token for the actor (admins: for any user)."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with db.write() as session:
+        user_id = request.actor.user_id
+        if for_user is not None and for_user != request.actor.username:
+            if not policy.can_manage_users(request.actor):
+                raise Forbidden("only administrators may create tokens for others")
+            user = find_user(session, for_user)
+            if user is None:
+                raise NotFound(f"there is no user '{for_user}'")
+            user_id = user.id
+        row = ApiToken(user_id=user_id, name=name, prefix=token[:10], token_hash=_token_hash(token),
+                       created_at=request.now, expires_at=expires_at)
+        session.add(row)
+        session.flush()
+        record(session, request, EventKind.TOKEN_CREATED, {"token": row.id, "name": name})
+        return IssuedToken(row.id, name, token, expires_at)
+
+
+def revoke_token(db: Database, request: Request, token_id: int) -> None:
+    with db.write() as session:
+        row = session.get(ApiToken, token_id)
+        if row is None or (row.user_id != request.actor.user_id
+                           and not policy.can_manage_users(request.actor)):
+            raise NotFound("there is no such token")
+        row.revoked_at = row.revoked_at or request.now
+        record(session, request, EventKind.TOKEN_REVOKED, {"token": token_id})
+
+
+def user_for_token(db: Database, token: str, now: datetime) -> User | None:
+    """The active user an unexpired, unrevoked token belongs to, or None."""
+    with db.read() as session:
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+        if row is None or row.revoked_at is not None or (
+                row.expires_at is not None and row.expires_at <= now):
+            return None
+        user = session.get(User, row.user_id)
+        return user if user is not None and user.active else None

@@ -1,0 +1,221 @@
+"""Ticket-type definitions as versions: drafts, and immutable published versions.
+
+A ticket is pinned to the version it was created under, so publishing never changes the
+rules of a running ticket. Publishing compiles with the engine and refuses with the
+engine's located issues.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.errors import DefinitionError
+from engine.model import TicketType
+from engine.source import parse_text
+from runtime import policy
+from runtime.catalog import ticket_type_of
+from runtime.context import Request
+from runtime.db import Database
+from runtime.models import Definition, DefinitionVersion, EventKind, VersionStatus
+from runtime.services.errors import Conflict, Forbidden, Invalid, NotFound
+from runtime.services.events import record
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    key: str
+    version: int
+    status: str
+    source_format: str
+    created_at: datetime
+    published_at: datetime | None
+    issues: tuple[dict[str, Any], ...] = ()
+
+
+def _issues_of(error: DefinitionError) -> list[dict[str, Any]]:
+    return [issue.to_dict() for issue in error.issues]
+
+
+def _info(definition: Definition, version: DefinitionVersion,
+          issues: list[dict[str, Any]] | None = None) -> VersionInfo:
+    return VersionInfo(definition.key, version.version, version.status, version.source_format,
+                       version.created_at, version.published_at, tuple(issues or ()))
+
+
+def _header(source: str, source_format: str) -> tuple[str, int]:
+    """The ticket-type key and version a source declares (enough to file a draft)."""
+    name = f"definition.{source_format}"
+    try:
+        data = parse_text(source, name, json_format=source_format == "json").data
+    except DefinitionError as error:
+        raise Invalid("the definition cannot be read", details=_issues_of(error)) from None
+    key = data.get("ticket_type") if isinstance(data, dict) else None
+    version = data.get("version") if isinstance(data, dict) else None
+    if not isinstance(key, str) or not key:
+        raise Invalid("the definition has no ticket_type",
+                      details=[{"code": "missing-key", "pointer": "/ticket_type",
+                                "message": "missing required key 'ticket_type'"}])
+    return key, version if isinstance(version, int) and not isinstance(version, bool) else 0
+
+
+def validate_source(source: str, source_format: str = "yaml") -> list[dict[str, Any]]:
+    """The engine's issues with a source (empty when it compiles)."""
+    try:
+        _compile(source, source_format, f"definition.{source_format}")
+    except DefinitionError as error:
+        return _issues_of(error)
+    return []
+
+
+def _compile(source: str, source_format: str, name: str) -> TicketType:
+    from engine.compile import compile_source
+
+    return compile_source(parse_text(source, name, json_format=source_format == "json"))
+
+
+def save_draft(db: Database, request: Request, source: str,
+               source_format: str = "yaml") -> VersionInfo:
+    """Store `source` as the draft of its ticket type (replacing an earlier draft).
+
+    A draft may still have issues — it is work in progress — and they are returned.
+    """
+    if not policy.can_manage_definitions(request.actor):
+        raise Forbidden("only administrators may change definitions")
+    key, declared = _header(source, source_format)
+    issues = validate_source(source, source_format)
+    with db.write() as session:
+        definition = _definition_for_update(session, key, request.now)
+        draft = session.scalar(select(DefinitionVersion).where(
+            DefinitionVersion.definition_id == definition.id,
+            DefinitionVersion.status == VersionStatus.DRAFT))
+        if draft is None:
+            draft = DefinitionVersion(definition_id=definition.id, status=VersionStatus.DRAFT,
+                                      created_at=request.now, created_by=request.actor.user_id)
+            session.add(draft)
+        draft.version = declared
+        draft.source = source
+        draft.source_format = source_format
+        session.flush()
+        record(session, request, EventKind.DEFINITION_SAVED,
+               {"ticket_type": key, "version": declared, "issues": len(issues)})
+        return _info(definition, draft, issues)
+
+
+def publish(db: Database, request: Request, key: str) -> VersionInfo:
+    """Publish the draft of `key` as a new immutable version."""
+    if not policy.can_manage_definitions(request.actor):
+        raise Forbidden("only administrators may publish definitions")
+    with db.write() as session:
+        definition = session.scalar(select(Definition).where(Definition.key == key))
+        draft = definition and session.scalar(select(DefinitionVersion).where(
+            DefinitionVersion.definition_id == definition.id,
+            DefinitionVersion.status == VersionStatus.DRAFT))
+        if definition is None or draft is None:
+            raise NotFound(f"there is no draft of '{key}' to publish")
+        try:
+            ticket_type = _compile(draft.source, draft.source_format, f"{key}.{draft.source_format}")
+        except DefinitionError as error:
+            raise Invalid(f"'{key}' has problems; nothing was published",
+                          details=_issues_of(error)) from None
+        latest = _latest_version_number(session, definition.id)
+        if ticket_type.version <= latest:
+            raise Conflict(f"version {latest} of '{key}' is already published; "
+                           f"set version: {latest + 1} to publish a new one")
+        _claim_prefix(session, definition, ticket_type.number_prefix)
+        draft.status = VersionStatus.PUBLISHED
+        draft.version = ticket_type.version
+        draft.published_at = request.now
+        session.flush()
+        record(session, request, EventKind.DEFINITION_PUBLISHED,
+               {"ticket_type": key, "version": ticket_type.version})
+        return _info(definition, draft)
+
+
+def install(db: Database, request: Request, source: str, source_format: str = "yaml"
+            ) -> VersionInfo:
+    """Save and publish in one call (templates, the demo, imports)."""
+    info = save_draft(db, request, source, source_format)
+    if info.issues:
+        raise Invalid(f"'{info.key}' has problems; nothing was published",
+                      details=list(info.issues))
+    return publish(db, request, info.key)
+
+
+def _definition_for_update(session: Session, key: str, now: datetime) -> Definition:
+    definition = session.scalar(select(Definition).where(Definition.key == key))
+    if definition is None:
+        definition = Definition(key=key, number_prefix="", next_number=1, created_at=now)
+        session.add(definition)
+        session.flush()
+    return definition
+
+
+def _latest_version_number(session: Session, definition_id: int) -> int:
+    latest = session.scalar(select(func.max(DefinitionVersion.version)).where(
+        DefinitionVersion.definition_id == definition_id,
+        DefinitionVersion.status == VersionStatus.PUBLISHED))
+    return latest or 0
+
+
+def _claim_prefix(session: Session, definition: Definition, prefix: str) -> None:
+    # Ticket numbers are unique across types, so two types may not share a prefix.
+    other = session.scalar(select(Definition.key).where(
+        Definition.number_prefix == prefix, Definition.id != definition.id))
+    if other is not None:
+        raise Conflict(f"the number prefix {prefix} is already used by '{other}'")
+    definition.number_prefix = prefix
+
+
+def published_version(session: Session, key: str) -> DefinitionVersion:
+    """The newest published version of `key` (what new tickets are created under)."""
+    version = session.scalar(
+        select(DefinitionVersion).join(Definition)
+        .where(Definition.key == key, DefinitionVersion.status == VersionStatus.PUBLISHED)
+        .order_by(DefinitionVersion.version.desc()).limit(1))
+    if version is None:
+        raise NotFound(f"there is no ticket type '{key}'")
+    return version
+
+
+def list_definitions(db: Database, request: Request) -> list[dict[str, Any]]:
+    """Every ticket type with its newest published version, and whether a draft exists."""
+    with db.read() as session:
+        rows = session.scalars(select(Definition).order_by(Definition.key)).all()
+        result = []
+        for definition in rows:
+            published = [v for v in definition.versions if v.status == VersionStatus.PUBLISHED]
+            has_draft = any(v.status == VersionStatus.DRAFT for v in definition.versions)
+            if not published and not policy.can_read_definitions(request.actor):
+                continue
+            entry: dict[str, Any] = {"key": definition.key, "number_prefix":
+                                     definition.number_prefix, "draft": has_draft}
+            if published:
+                ticket_type = ticket_type_of(published[-1])
+                entry.update(version=published[-1].version,
+                             name=ticket_type.name.text(request.actor.language))
+            result.append(entry)
+        return result
+
+
+def get_source(db: Database, request: Request, key: str, version: int | None = None,
+               draft: bool = False) -> tuple[VersionInfo, str]:
+    """The source of a published version (default: the newest) or of the draft."""
+    if not policy.can_read_definitions(request.actor):
+        raise NotFound(f"there is no ticket type '{key}'")
+    with db.read() as session:
+        query = select(DefinitionVersion).join(Definition).where(Definition.key == key)
+        if draft:
+            query = query.where(DefinitionVersion.status == VersionStatus.DRAFT)
+        else:
+            query = query.where(DefinitionVersion.status == VersionStatus.PUBLISHED)
+            if version is not None:
+                query = query.where(DefinitionVersion.version == version)
+        row = session.scalar(query.order_by(DefinitionVersion.version.desc()).limit(1))
+        if row is None:
+            raise NotFound(f"there is no {'draft' if draft else 'version'} of '{key}'")
+        return _info(row.definition, row), row.source

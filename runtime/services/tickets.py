@@ -1,0 +1,617 @@
+"""The ticket lifecycle: create, fire transitions, update fields, comment, claim, transfer.
+
+Each function is one transaction that writes the ticket and its event together. The
+engine decides (validation, visibility, branches); this module loads, asks the policy,
+persists and records. A lost update is impossible: the ticket row carries a version
+column, so a concurrent change surfaces as `Conflict` carrying the current state.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine.flow import Refusal, available_transitions, creation_transitions
+from engine.forms import Decision, decide
+from engine.model import FieldType, TicketType
+from runtime import policy
+from runtime.catalog import ticket_type_of
+from runtime.context import Request
+from runtime.db import Database
+from runtime.models import (
+    Definition,
+    DefinitionVersion,
+    Event,
+    EventKind,
+    Team,
+    Ticket,
+    Todo,
+    User,
+)
+from runtime.services import attachments as attachment_service
+from runtime.services.definitions import published_version
+from runtime.services.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    ServiceError,
+)
+from runtime.services.events import record
+
+AUTO = "auto"
+MAX_COMMENT = 10_000
+MAX_REASON = 1_000
+MAX_PAGE = 100
+MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_.-]{1,150})")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class TicketView:
+    """A ticket as one actor may see it (hidden fields already removed)."""
+
+    number: str
+    ticket_type: str
+    definition_version: int
+    state: str
+    state_label: str
+    title: str
+    values: dict[str, Any]
+    requester: str | None
+    assignee: str | None
+    team: str | None
+    reopen_count: int
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    version: int
+    transitions: list[dict[str, str]] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("created_at", "updated_at", "closed_at"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[TicketView]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    id: int
+    kind: str
+    at: datetime
+    actor: str | None
+    data: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "at": self.at.isoformat(),
+                "actor": self.actor, "data": self.data}
+
+
+# --- loading and viewing -------------------------------------------------------------
+
+
+@dataclass
+class _Loaded:
+    ticket: Ticket
+    version: DefinitionVersion
+    ticket_type: TicketType
+    roles: frozenset[str]
+
+
+def _load(session: Session, request: Request, number: str) -> _Loaded:
+    ticket = session.scalar(select(Ticket).where(Ticket.number == number))
+    roles = policy.ticket_roles(request.actor, ticket) if ticket is not None else frozenset()
+    if ticket is None or not roles:
+        # Someone else's ticket is reported exactly like a missing one: never reveal it.
+        raise NotFound(f"there is no ticket {number}")
+    version = session.get(DefinitionVersion, ticket.definition_version_id)
+    assert version is not None
+    return _Loaded(ticket, version, ticket_type_of(version), roles)
+
+
+def _usernames(session: Session, *ids: int | None) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(session.execute(select(User.id, User.username).where(User.id.in_(wanted))).all())
+
+
+def _view(session: Session, request: Request, loaded: _Loaded) -> TicketView:
+    ticket, ticket_type, roles = loaded.ticket, loaded.ticket_type, loaded.roles
+    names = _usernames(session, ticket.requester_id, ticket.assignee_id)
+    team = session.get(Team, ticket.team_id) if ticket.team_id else None
+    language = request.actor.language
+    state = ticket_type.state_by_id.get(ticket.state)
+    offered = available_transitions(ticket_type, ticket.state, roles, ticket.data)
+    return TicketView(
+        number=ticket.number,
+        ticket_type=ticket.ticket_type,
+        definition_version=loaded.version.version,
+        state=ticket.state,
+        state_label=state.label.text(language) if state else ticket.state,
+        title=ticket.title,
+        values=policy.visible_values(ticket_type, ticket.data, roles),
+        requester=names.get(ticket.requester_id or 0),
+        assignee=names.get(ticket.assignee_id or 0),
+        team=team.key if team else None,
+        reopen_count=ticket.reopen_count,
+        created_at=ticket.created_at,
+        updated_at=ticket.updated_at,
+        closed_at=ticket.closed_at,
+        version=ticket.version,
+        transitions=[{"id": t.id, "label": t.label.text(language)} for t in offered],
+        roles=sorted(roles),
+    )
+
+
+def get(db: Database, request: Request, number: str) -> TicketView:
+    """One ticket, as the actor may see it."""
+    with db.read() as session:
+        return _view(session, request, _load(session, request, number))
+
+
+def _current(db: Database, request: Request, number: str) -> dict[str, Any] | None:
+    try:
+        return get(db, request, number).to_dict()
+    except ServiceError:
+        return None
+
+
+@contextmanager
+def _guarded(db: Database, request: Request, number: str) -> Iterator[None]:
+    """Turn a concurrent change into a clear conflict that carries the current state."""
+    try:
+        yield
+    except StaleDataError:
+        raise Conflict(f"ticket {number} was changed by someone else; nothing was saved",
+                       code="stale", extra={"current": _current(db, request, number)}) from None
+
+
+def _change(db: Database, request: Request, number: str,
+            work: Callable[[Session, _Loaded], T], expected_version: int | None) -> T:
+    with _guarded(db, request, number), db.write() as session:
+        loaded = _load(session, request, number)
+        if expected_version is not None and loaded.ticket.version != expected_version:
+            raise Conflict(
+                f"ticket {number} is at version {loaded.ticket.version}, not "
+                f"{expected_version}; reload it and try again", code="stale",
+                extra={"current": _view(session, request, loaded).to_dict()})
+        result = work(session, loaded)
+        session.flush()
+        return result
+
+
+# --- creating ------------------------------------------------------------------------
+
+
+def _problems(decision: Decision) -> list[dict[str, Any]]:
+    return [problem.to_dict() for problem in decision.problems]
+
+
+_REFUSALS: dict[Refusal, tuple[type[ServiceError], str]] = {
+    Refusal.UNKNOWN_TRANSITION: (NotFound, "there is no transition '{t}'"),
+    Refusal.NOT_FROM_THIS_STATE: (Conflict, "'{t}' cannot be done while the ticket is {s}"),
+    Refusal.ROLE_NOT_ALLOWED: (Forbidden, "you may not do '{t}' on this ticket"),
+    Refusal.CONDITION_NOT_MET: (Conflict, "'{t}' is not possible for this ticket now"),
+}
+
+
+def _refuse(refusal: Refusal, transition: str | None, state: str,
+            current: dict[str, Any] | None = None) -> ServiceError:
+    error_type, template = _REFUSALS[refusal]
+    extra = {"current": current} if current is not None and error_type is Conflict else None
+    return error_type(template.format(t=transition, s=state), code=str(refusal), extra=extra)
+
+
+def _title(ticket_type: TicketType, values: Mapping[str, Any], number: str) -> str:
+    for name in ticket_type.intake_fields:
+        spec = ticket_type.field_by_id[name]
+        value = values.get(name)
+        if spec.type in (FieldType.STRING, FieldType.TEXT) and isinstance(value, str) and value:
+            return value[:300]
+    return number
+
+
+def _next_number(session: Session, definition_id: int, prefix: str) -> str:
+    # An atomic increment: concurrent creators each get their own number.
+    number = session.execute(
+        update(Definition).where(Definition.id == definition_id)
+        .values(next_number=Definition.next_number + 1)
+        .returning(Definition.next_number)
+        .execution_options(synchronize_session=False)
+    ).scalar_one() - 1
+    return f"{prefix}-{number:06d}"
+
+
+def _creation_transition(ticket_type: TicketType, roles: frozenset[str],
+                         transition: str | None) -> str | None:
+    if transition != AUTO:
+        return transition
+    offered = creation_transitions(ticket_type, roles)
+    return offered[0].id if offered else None
+
+
+def create(
+    db: Database,
+    request: Request,
+    ticket_type_key: str,
+    values: Any,
+    *,
+    transition: str | None = AUTO,
+    requester: str | None = None,
+) -> TicketView:
+    """Open a ticket: validate the intake form, number it, fire the creation transition.
+
+    `transition`: AUTO fires the first transition out of the initial state the creator
+    may fire (the "submit" button); None leaves the ticket in the initial state.
+    """
+    if not isinstance(values, dict):
+        raise BadRequest("the ticket's values must be an object of field values")
+    with db.write() as session:
+        version = published_version(session, ticket_type_key)
+        ticket_type = ticket_type_of(version)
+        requester_id = _requester_id(session, request, requester)
+        roles = policy.creator_roles(request.actor)
+        chosen = _creation_transition(ticket_type, roles, transition)
+        files = attachment_service.resolve_field_files(session, request, ticket_type, values)
+        decision = decide(ticket_type, {**values, **files.values}, roles=roles, creating=True,
+                          transition=chosen, language=request.actor.language)
+        if decision.refusal is not None:
+            raise _refuse(decision.refusal, chosen, ticket_type.initial_state.id)
+        if decision.problems or files.problems:
+            raise Invalid("the ticket has problems; nothing was created",
+                          details=files.problems + _problems(decision))
+        number = _next_number(session, version.definition_id, ticket_type.number_prefix)
+        state = decision.target_state or ticket_type.initial_state.id
+        data = dict(decision.values)
+        ticket = Ticket(
+            number=number, ticket_type=ticket_type.id, definition_version_id=version.id,
+            state=state, title=_title(ticket_type, data, number), data=data,
+            requester_id=requester_id, created_at=request.now, updated_at=request.now,
+            closed_at=request.now if ticket_type.state_by_id[state].final else None,
+        )
+        session.add(ticket)
+        session.flush()
+        attachment_service.link(session, files.ids, ticket)
+        record(session, request, EventKind.CREATED, {
+            "values": data, "state": state, "transition": chosen,
+            "branch": decision.branch.condition if decision.branch else None,
+        }, ticket)
+        loaded = _Loaded(ticket, version, ticket_type, policy.ticket_roles(request.actor, ticket))
+        return _view(session, request, loaded)
+
+
+def _requester_id(session: Session, request: Request, username: str | None) -> int:
+    if username is None or username == request.actor.username:
+        return request.actor.user_id
+    if not policy.can_choose_requester(request.actor):
+        raise Forbidden("only staff may open a ticket on someone else's behalf")
+    user_id = session.scalar(select(User.id).where(User.username == username, User.active))
+    if user_id is None:
+        raise Invalid(f"there is no active user '{username}'",
+                      details=[{"field": "requester", "code": "unknown-user",
+                                "message": f"there is no active user '{username}'"}])
+    return user_id
+
+
+# --- changing ------------------------------------------------------------------------
+
+
+def fire(db: Database, request: Request, number: str, transition: str, values: Any = None,
+         *, expected_version: int | None = None) -> TicketView:
+    """Fire a transition with its step form values."""
+    values = {} if values is None else values
+    if not isinstance(values, dict):
+        raise BadRequest("the values must be an object of field values")
+
+    def work(session: Session, loaded: _Loaded) -> TicketView:
+        ticket, ticket_type = loaded.ticket, loaded.ticket_type
+        files = attachment_service.resolve_field_files(session, request, ticket_type, values,
+                                                      ticket)
+        decision = decide(ticket_type, {**values, **files.values}, roles=loaded.roles,
+                          current=ticket.data, state=ticket.state, transition=transition,
+                          language=request.actor.language)
+        if decision.refusal is not None:
+            raise _refuse(decision.refusal, transition, ticket.state,
+                          _view(session, request, loaded).to_dict())
+        if decision.problems or files.problems:
+            raise Invalid(f"'{transition}' has problems; nothing was changed",
+                          details=files.problems + _problems(decision))
+        before = ticket.state
+        spec = ticket_type.transition_by_id[transition]
+        target = decision.target_state or before
+        ticket.state = target
+        ticket.data = dict(decision.values)
+        ticket.updated_at = request.now
+        kind = EventKind.TRANSITIONED
+        if spec.reopens:
+            ticket.reopen_count += 1
+            ticket.closed_at = None
+            kind = EventKind.REOPENED
+        if ticket_type.state_by_id[target].final:
+            ticket.closed_at = request.now
+            kind = EventKind.CLOSED
+        attachment_service.link(session, files.ids, ticket)
+        record(session, request, kind, {
+            "transition": transition, "from": before, "to": target,
+            "changes": dict(decision.changes),
+            "branch": decision.branch.condition if decision.branch else None,
+        }, ticket)
+        session.flush()
+        return _view(session, request, loaded)
+
+    return _change(db, request, number, work, expected_version)
+
+
+def update_fields(db: Database, request: Request, number: str, values: Any,
+                  *, expected_version: int | None = None) -> TicketView:
+    """Change fields the current state lets the actor edit outside a transition."""
+    if not isinstance(values, dict):
+        raise BadRequest("the values must be an object of field values")
+
+    def work(session: Session, loaded: _Loaded) -> TicketView:
+        ticket, ticket_type = loaded.ticket, loaded.ticket_type
+        files = attachment_service.resolve_field_files(session, request, ticket_type, values,
+                                                      ticket)
+        decision = decide(ticket_type, {**values, **files.values}, roles=loaded.roles,
+                          current=ticket.data, state=ticket.state,
+                          language=request.actor.language)
+        if decision.problems or files.problems:
+            raise Invalid("the change has problems; nothing was changed",
+                          details=files.problems + _problems(decision))
+        if decision.changes:
+            ticket.data = dict(decision.values)
+            ticket.updated_at = request.now
+            attachment_service.link(session, files.ids, ticket)
+            record(session, request, EventKind.UPDATED,
+                   {"changes": dict(decision.changes)}, ticket)
+        return _view(session, request, loaded)
+
+    return _change(db, request, number, work, expected_version)
+
+
+def comment(db: Database, request: Request, number: str, body: Any, *,
+            internal: bool = False) -> TimelineEntry:
+    """Add a public or internal comment; @mentions give the mentioned users a to-do."""
+    if not isinstance(body, str) or not body.strip():
+        raise Invalid("a comment needs text", details=[
+            {"field": "body", "code": "required", "message": "a comment needs text"}])
+    if len(body) > MAX_COMMENT:
+        raise Invalid(f"a comment may have at most {MAX_COMMENT} characters", details=[
+            {"field": "body", "code": "too-long",
+             "message": f"a comment may have at most {MAX_COMMENT} characters"}])
+
+    def work(session: Session, loaded: _Loaded) -> TimelineEntry:
+        if internal and not policy.can_post_internal(loaded.roles):
+            raise Forbidden("only staff may write internal comments")
+        ticket = loaded.ticket
+        mentioned = _mentionable(session, request, loaded, body, internal)
+        ticket.updated_at = request.now
+        event = record(session, request, EventKind.COMMENTED, {
+            "body": body, "internal": internal, "mentions": sorted(mentioned)}, ticket)
+        for user_id in mentioned.values():
+            session.add(Todo(user_id=user_id, ticket_id=ticket.id, event_id=event.id,
+                             kind="mention", created_at=request.now))
+        return TimelineEntry(event.id, event.kind, event.at, request.actor.username,
+                             dict(event.data))
+
+    return _change(db, request, number, work, None)
+
+
+def _mentionable(session: Session, request: Request, loaded: _Loaded, body: str,
+                 internal: bool) -> dict[str, int]:
+    """Mentioned users who may see the ticket (and the comment, if internal)."""
+    names = set(MENTION.findall(body)) - {request.actor.username}
+    if not names:
+        return {}
+    from runtime.services.accounts import actor_for
+
+    found: dict[str, int] = {}
+    for user in session.scalars(select(User).where(User.username.in_(names), User.active)):
+        roles = policy.ticket_roles(actor_for(user), loaded.ticket)
+        if roles and (not internal or policy.can_post_internal(roles)):
+            found[user.username] = user.id
+    return found
+
+
+def claim(db: Database, request: Request, number: str, *,
+          expected_version: int | None = None) -> TicketView:
+    """Take an unassigned ticket (抢单): the first claim wins, later ones are told it is taken."""
+
+    def work(session: Session, loaded: _Loaded) -> TicketView:
+        ticket = loaded.ticket
+        if not policy.can_claim(request.actor, loaded.roles):
+            raise Forbidden("only agents of the ticket's team may claim it")
+        if loaded.ticket_type.state_by_id[ticket.state].final:
+            raise Conflict(f"ticket {number} is closed", code="closed")
+        if ticket.assignee_id is not None:
+            holder = _usernames(session, ticket.assignee_id).get(ticket.assignee_id)
+            raise Conflict(f"ticket {number} is already taken by {holder}",
+                           code="already-taken", extra={"assignee": holder})
+        ticket.assignee_id = request.actor.user_id
+        ticket.updated_at = request.now
+        record(session, request, EventKind.CLAIMED, {"assignee": request.actor.username}, ticket)
+        session.flush()
+        loaded.roles = policy.ticket_roles(request.actor, ticket)
+        return _view(session, request, loaded)
+
+    return _change(db, request, number, work, expected_version)
+
+
+def transfer(db: Database, request: Request, number: str, *, reason: Any,
+             to_user: str | None = None, to_team: str | None = None,
+             expected_version: int | None = None) -> TicketView:
+    """Pass a ticket to another agent and/or team (转派), with a reason."""
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
+        raise Invalid("a transfer needs a reason (at most 1000 characters)", details=[
+            {"field": "reason", "code": "required", "message": "a transfer needs a reason"}])
+    if to_user is None and to_team is None:
+        raise Invalid("say whom to transfer to: a user, a team or both", details=[
+            {"field": "to_user", "code": "required", "message": "a user or a team is needed"}])
+
+    def work(session: Session, loaded: _Loaded) -> TicketView:
+        ticket = loaded.ticket
+        if not policy.can_transfer(request.actor, loaded.roles):
+            raise Forbidden("only the assignee or a supervisor may transfer this ticket")
+        team = _team(session, to_team) if to_team is not None else None
+        user = _staff_user(session, to_user, team) if to_user is not None else None
+        before = _usernames(session, ticket.assignee_id).get(ticket.assignee_id or 0)
+        before_team = session.get(Team, ticket.team_id) if ticket.team_id else None
+        if team is not None:
+            ticket.team_id = team.id
+        if user is not None or team is not None:
+            ticket.assignee_id = user.id if user is not None else None
+        ticket.updated_at = request.now
+        record(session, request, EventKind.TRANSFERRED, {
+            "from_user": before, "to_user": user.username if user else None,
+            "from_team": before_team.key if before_team else None,
+            "to_team": team.key if team else (before_team.key if before_team else None),
+            "reason": reason,
+        }, ticket)
+        session.flush()
+        loaded.roles = policy.ticket_roles(request.actor, ticket) or loaded.roles
+        return _view(session, request, loaded)
+
+    return _change(db, request, number, work, expected_version)
+
+
+def _team(session: Session, key: str) -> Team:
+    team = session.scalar(select(Team).where(Team.key == key))
+    if team is None:
+        raise Invalid(f"there is no team '{key}'", details=[
+            {"field": "to_team", "code": "unknown-team", "message": f"there is no team '{key}'"}])
+    return team
+
+
+def _staff_user(session: Session, username: str, team: Team | None) -> User:
+    user = session.scalar(select(User).where(User.username == username, User.active))
+    if user is None or user.role == "requester":
+        raise Invalid(f"there is no active agent '{username}'", details=[
+            {"field": "to_user", "code": "unknown-user",
+             "message": f"there is no active agent '{username}'"}])
+    if team is not None and team.id not in {t.id for t in user.teams}:
+        raise Invalid(f"{username} is not a member of {team.key}", details=[
+            {"field": "to_user", "code": "not-in-team",
+             "message": f"{username} is not a member of {team.key}"}])
+    return user
+
+
+# --- reading -------------------------------------------------------------------------
+
+
+def timeline(db: Database, request: Request, number: str) -> list[TimelineEntry]:
+    """The ticket's history from its events, as the actor may see it."""
+    with db.read() as session:
+        loaded = _load(session, request, number)
+        events = session.scalars(select(Event).where(Event.ticket_id == loaded.ticket.id)
+                                 .order_by(Event.id)).all()
+        names = _usernames(session, *(e.actor_id for e in events))
+        entries = []
+        for event in events:
+            shown = policy.visible_event(event.kind, event.data, loaded.ticket_type,
+                                         loaded.roles)
+            if shown is not None:
+                entries.append(TimelineEntry(event.id, event.kind, event.at,
+                                             names.get(event.actor_id or 0), shown))
+        return entries
+
+
+@dataclass(frozen=True)
+class Filters:
+    ticket_type: str | None = None
+    state: str | None = None
+    assignee: str | None = None  # a user name, "me" or "none"
+    team: str | None = None
+    requester: str | None = None  # a user name or "me"
+    text: str | None = None
+    open: bool | None = None
+
+
+def _cursor_id(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"==="))
+        return int(decoded["after"])
+    except (ValueError, KeyError, TypeError):
+        raise BadRequest("the cursor is not valid; start again without it",
+                         code="bad-cursor") from None
+
+
+def _make_cursor(ticket_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": ticket_id}).encode()).decode().rstrip("=")
+
+
+def list_tickets(db: Database, request: Request, filters: Filters, *,
+                 cursor: str | None = None, limit: int = 50) -> Page:
+    """The newest tickets the actor may see that match the filters, a page at a time
+    (keyset pagination: stable while tickets are added)."""
+    limit = max(1, min(limit, MAX_PAGE))
+    after = _cursor_id(cursor)
+    with db.read() as session:
+        query = select(Ticket).where(policy.visible_tickets(request.actor))
+        query = _apply_filters(session, request, query, filters)
+        if after is not None:
+            query = query.where(Ticket.id < after)
+        rows = session.scalars(query.order_by(Ticket.id.desc()).limit(limit + 1)).all()
+        items = []
+        for ticket in rows[:limit]:
+            version = session.get(DefinitionVersion, ticket.definition_version_id)
+            assert version is not None
+            loaded = _Loaded(ticket, version, ticket_type_of(version),
+                             policy.ticket_roles(request.actor, ticket))
+            items.append(_view(session, request, loaded))
+        more = len(rows) > limit
+        return Page(items, _make_cursor(rows[limit - 1].id) if more else None)
+
+
+def _user_filter(session: Session, request: Request, value: str) -> int | None:
+    if value == "me":
+        return request.actor.user_id
+    return session.scalar(select(User.id).where(User.username == value)) or -1
+
+
+def _apply_filters(session: Session, request: Request, query: Any, filters: Filters) -> Any:
+    if filters.ticket_type:
+        query = query.where(Ticket.ticket_type == filters.ticket_type)
+    if filters.state:
+        query = query.where(Ticket.state == filters.state)
+    if filters.assignee == "none":
+        query = query.where(Ticket.assignee_id.is_(None))
+    elif filters.assignee:
+        query = query.where(Ticket.assignee_id == _user_filter(session, request,
+                                                               filters.assignee))
+    if filters.requester:
+        query = query.where(Ticket.requester_id == _user_filter(session, request,
+                                                                filters.requester))
+    if filters.team:
+        team_id = session.scalar(select(Team.id).where(Team.key == filters.team))
+        query = query.where(Ticket.team_id == (team_id or -1))
+    if filters.open is not None:
+        query = query.where(Ticket.closed_at.is_(None) if filters.open
+                            else Ticket.closed_at.is_not(None))
+    if filters.text:
+        pattern = "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%")\
+            .replace("_", "\\_") + "%"
+        query = query.where(or_(Ticket.number.ilike(pattern, escape="\\"),
+                                Ticket.title.ilike(pattern, escape="\\")))
+    return query
