@@ -118,7 +118,8 @@ def publish(db: Database, request: Request, key: str) -> VersionInfo:
         if definition is None or draft is None:
             raise NotFound(f"there is no draft of '{key}' to publish")
         try:
-            ticket_type = _compile(draft.source, draft.source_format, f"{key}.{draft.source_format}")
+            name = f"{key}.{draft.source_format}"
+            ticket_type = _compile(draft.source, draft.source_format, name)
         except DefinitionError as error:
             raise Invalid(f"'{key}' has problems; nothing was published",
                           details=_issues_of(error)) from None
