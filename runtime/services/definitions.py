@@ -97,13 +97,15 @@ def save_draft(db: Database, request: Request, source: str,
             draft = DefinitionVersion(definition_id=definition.id, status=VersionStatus.DRAFT,
                                       created_at=request.now, created_by=request.actor.user_id)
             session.add(draft)
-        draft.version = declared
+        # Drafts carry version 0 (one draft per type); publishing numbers them.
+        draft.version = 0
         draft.source = source
         draft.source_format = source_format
         session.flush()
         record(session, request, EventKind.DEFINITION_SAVED,
                {"ticket_type": key, "version": declared, "issues": len(issues)})
-        return _info(definition, draft, issues)
+        return VersionInfo(key, declared, draft.status, source_format, draft.created_at, None,
+                           tuple(issues))
 
 
 def publish(db: Database, request: Request, key: str) -> VersionInfo:

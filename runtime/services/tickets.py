@@ -39,6 +39,7 @@ from runtime.models import (
     User,
 )
 from runtime.services import attachments as attachment_service
+from runtime.services import surveys
 from runtime.services.definitions import published_version
 from runtime.services.errors import (
     BadRequest,
@@ -54,7 +55,8 @@ AUTO = "auto"
 MAX_COMMENT = 10_000
 MAX_REASON = 1_000
 MAX_PAGE = 100
-MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_.-]{1,150})")
+# A user name after "@"; it may contain dots but does not end with one ("@li." is li).
+MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,148}[A-Za-z0-9_])?)")
 T = TypeVar("T")
 
 
@@ -350,6 +352,7 @@ def fire(db: Database, request: Request, number: str, transition: str, values: A
         if ticket_type.state_by_id[target].final:
             ticket.closed_at = request.now
             kind = EventKind.CLOSED
+            surveys.open_for(session, ticket, request.now)
         attachment_service.link(session, files.ids, ticket)
         record(session, request, kind, {
             "transition": transition, "from": before, "to": target,

@@ -1,0 +1,43 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from runtime.config import Settings
+from runtime.context import Clock, system_clock
+from runtime.db import Database
+from runtime.web.context import Runtime
+
+PACKAGE = Path(__file__).parent
+STATIC = PACKAGE.parent / "static"
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = system_clock,
+               database: Database | None = None) -> Flask:
+    """Build the app. Tests pass settings, a frozen clock and their own database."""
+    settings = settings or Settings.from_env()
+    app = Flask("runtime", instance_path=str(settings.instance_path),
+                template_folder=str(PACKAGE / "templates"), static_folder=str(STATIC))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        TESTING=settings.testing,
+        JSON_SORT_KEYS=False,
+    )
+    db = database or Database(settings.database_url)
+    app.extensions["ticketflow"] = Runtime(settings, db, clock)
+
+    from runtime.api import api
+    from runtime.web import auth, identity, pages, security
+
+    identity.init_app(app)
+    security.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api, url_prefix="/api/v1")
+    return app
