@@ -322,6 +322,20 @@ class _Evaluator(SimpleEval):
         # A field nobody filled in reads as null.
         return self.names.get(node.id)
 
+    def _eval_compare(self, node: ast.Compare) -> Any:
+        # Nearly every condition compares once (`fault == 'hardware'`): skip the chain loop.
+        if len(node.ops) == 1:
+            return self.operators[type(node.ops[0])](
+                self._eval(node.left), self._eval(node.comparators[0])
+            )
+        return super()._eval_compare(node)
+
+    @staticmethod
+    def _eval_constant(node: ast.Constant) -> Any:
+        # simpleeval measures every literal against its own size limit on each run; ours
+        # were bounded once, at compile time (MAX_LITERAL_TEXT is far below that limit).
+        return node.value
+
 
 _local = threading.local()
 
@@ -346,8 +360,11 @@ class Expression:
         """Evaluate against field values (missing fields count as null)."""
         evaluator = _evaluator()
         evaluator.names = values
+        # What SimpleEval.eval does for a parsed tree, minus one call: note the source
+        # (for simpleeval's messages), then walk the tree with our own `_eval`.
+        evaluator.expr = self.source
         try:
-            return evaluator.eval(self.source, previously_parsed=self.node)
+            return evaluator._eval(self.node)
         except EvaluationError:
             raise
         except (InvalidExpression, ArithmeticError, TypeError, ValueError) as error:

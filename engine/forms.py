@@ -63,10 +63,14 @@ def form_for(
         edit = ticket_type.state_by_id[state].edit
         names += [name for role in role_set for name in edit.get(role, ())]
     by_id = ticket_type.field_by_id
-    return tuple(
+    # A list comprehension, not a generator: no frame to resume for every field.
+    return tuple([
         name for name in dict.fromkeys(names)
-        if not by_id[name].computed and may_see(by_id[name], role_set)
-    )
+        # Most fields are not restricted to roles: `visible_to is None` answers those
+        # without a call (here and below); the rule itself stays in engine.flow.may_see.
+        if (spec := by_id[name]).compute is None
+        and (spec.visible_to is None or may_see(spec, role_set))
+    ])
 
 
 def visible_fields(
@@ -95,7 +99,7 @@ def visible_fields(
             shown = bool(spec.options_for(effective.get(spec.depends_on)))
         if not shown:
             effective.pop(name, None)
-        elif may_see(spec, role_set):
+        elif spec.visible_to is None or may_see(spec, role_set):
             visible.add(name)
     return frozenset(visible), effective, failures
 
@@ -138,7 +142,7 @@ def decide(
         problem(ProblemCode.CONDITION_FAILED, name, f"/{name}", language, reason=error.reason)
         for name, error in failures
     )
-    dropped = tuple(name for name in submitted if name not in effective)
+    dropped = tuple([name for name in submitted if name not in effective])
     checked_ok = _check_values(ticket_type, submitted, effective, visible, language, problems)
 
     refusal = None
@@ -193,37 +197,35 @@ def _accept_submitted(
     """
     accepted: dict[str, Any] = {}
     by_id = ticket_type.field_by_id
+    in_form = frozenset(form)  # a form is short, but `in` on a tuple is a scan per field
     for name, value in submission.items():
         spec = by_id.get(name)
-        if spec is None or not may_see(spec, roles):
+        if spec is None or not (spec.visible_to is None or may_see(spec, roles)):
             # A field hidden from these roles is reported exactly like one that does not
             # exist, so an error never reveals it.
             problems.append(problem(ProblemCode.UNKNOWN_FIELD, str(name), f"/{name}", language,
                                     name=name))
-        elif spec.computed:
+        elif spec.compute is not None:
             continue
-        elif name not in form:
+        elif name not in in_form:
             problems.append(problem(ProblemCode.NOT_EDITABLE, name, f"/{name}", language,
                                     label=spec.label.text(language)))
         else:
-            accepted[name] = _normalize_field(spec, value)
+            value = normalize(value)
+            if spec.type is FieldType.TABLE and isinstance(value, list):
+                value = _normalize_rows(spec, value)
+            accepted[name] = value
     return accepted
 
 
-def _normalize_field(spec: Field, value: Any) -> Any:
-    value = normalize(value)
-    if spec.type is FieldType.TABLE and isinstance(value, list):
-        # Rows are kept as given (computed cells are filled in later); empty cells read null.
-        return [
-            {k: normalize(v) for k, v in row.items() if not _is_computed_column(spec, k)}
-            if isinstance(row, dict) else row
-            for row in value
-        ]
-    return value
-
-
-def _is_computed_column(spec: Field, name: str) -> bool:
-    return any(column.id == name and column.computed for column in spec.columns)
+def _normalize_rows(spec: Field, rows: list[Any]) -> list[Any]:
+    # Rows are kept as given (computed cells are filled in later); empty cells read null.
+    computed = {column.id for column in spec.columns if column.compute is not None}
+    return [
+        {k: normalize(v) for k, v in row.items() if k not in computed}
+        if isinstance(row, dict) else row
+        for row in rows
+    ]
 
 
 def _check_values(
@@ -339,7 +341,9 @@ def _check_rules(
 def _compute(ticket_type: TicketType, values: dict[str, Any]) -> None:
     """Fill in computed table cells, then computed fields, in dependency order."""
     for spec in ticket_type.fields:
-        if spec.type is FieldType.TABLE and isinstance(values.get(spec.id), list):
+        # column_compute_order first: it is empty for every field but a computing table.
+        if (spec.column_compute_order and spec.type is FieldType.TABLE
+                and isinstance(values.get(spec.id), list)):
             by_column = {c.id: c for c in spec.columns}
             computed_columns = [by_column[name] for name in spec.column_compute_order]
             if computed_columns:
