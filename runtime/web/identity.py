@@ -47,6 +47,7 @@ def _load_token(_request: object) -> Identity | None:
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
+    login_manager.login_message = None  # the login page explains itself, in either language
     # Session protection is done by the session rows; "strong" would also drop sessions
     # on an address change, which breaks phones moving between networks.
     login_manager.session_protection = None
