@@ -76,6 +76,7 @@ def fingerprint(method: str, path: str, body: Any) -> str:
 
 
 def check_key(key: str) -> str:
+    """The key, if it is one a client may send (400 otherwise)."""
     if not KEY.fullmatch(key):
         raise BadRequest("Idempotency-Key must be 1 to 200 visible ASCII characters",
                          code="bad-idempotency-key")

@@ -55,6 +55,7 @@ AUTO = "auto"
 MAX_COMMENT = 10_000
 MAX_REASON = 1_000
 MAX_PAGE = 100
+MAX_ID = 2**63 - 1
 # A user name after "@"; it may contain dots but does not end with one ("@li." is li).
 MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,148}[A-Za-z0-9_])?)")
 T = TypeVar("T")
@@ -554,8 +555,13 @@ def _cursor_id(cursor: str | None) -> int | None:
         return None
     try:
         decoded = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"==="))
-        return int(decoded["after"])
-    except (ValueError, KeyError, TypeError):
+        after = int(decoded["after"])
+        # An id beyond 64 bits cannot be bound as a parameter (SQLite raises
+        # OverflowError, PostgreSQL a DataError): it is a bad cursor, not a server error.
+        if not 0 < after <= MAX_ID:
+            raise ValueError(after)
+        return after
+    except (ValueError, KeyError, TypeError, OverflowError):
         raise BadRequest("the cursor is not valid; start again without it",
                          code="bad-cursor") from None
 

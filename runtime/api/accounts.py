@@ -1,0 +1,101 @@
+"""Account endpoints: who am I, users, teams, API tokens.
+
+A new token's secret is in the 201 response and nowhere else (only its hash is kept).
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Response, jsonify
+
+from runtime.api import directory
+from runtime.api.blueprint import api, db
+from runtime.api.inputs import Members, json_body
+from runtime.models import Role
+from runtime.services import accounts
+from runtime.web.context import service_request
+
+# The shapes @mentions and user fields accept; keys as in definitions.
+USERNAME = re.compile(r"[A-Za-z0-9_.-]{1,150}")
+TEAM_KEY = re.compile(r"[a-z][a-z0-9_-]{0,63}")
+LANGUAGES = ("en", "zh")
+ROLES = tuple(str(role) for role in Role)
+MAX_ID = 2**63 - 1
+
+
+@api.get("/me")
+def me() -> Response:
+    """The calling user."""
+    return jsonify({"user": directory.me(db(), service_request()).to_dict()})
+
+
+@api.get("/users")
+def list_users() -> Response:
+    """Admins: every user; agents and supervisors: the staff; requesters: 403."""
+    users = directory.list_users(db(), service_request())
+    return jsonify({"items": [user.to_dict() for user in users]})
+
+
+@api.post("/users")
+def create_user() -> tuple[Response, int]:
+    """Add a user (admins)."""
+    service = service_request()
+    members = Members(json_body(), ("username", "role", "password", "display_name", "email",
+                                    "language", "teams"))
+    username = members.text("username", max_length=150, pattern=USERNAME,
+                            hint="letters, digits, '.', '_' or '-'")
+    role = members.choice("role", ROLES, required=True)
+    password = members.string("password", max_length=200)
+    display_name = members.string("display_name", max_length=200)
+    email = members.string("email", max_length=254)
+    language = members.choice("language", LANGUAGES) or "en"
+    teams = members.strings("teams")
+    members.done()
+    user = accounts.create_user(db(), service, username=username, role=Role(str(role)),
+                                password=password, display_name=display_name, email=email,
+                                language=language, teams=tuple(teams))
+    return jsonify({"user": directory.user_info(user).to_dict()}), 201
+
+
+@api.get("/teams")
+def list_teams() -> Response:
+    """The teams (staff)."""
+    teams = directory.list_teams(db(), service_request())
+    return jsonify({"items": [team.to_dict() for team in teams]})
+
+
+@api.post("/teams")
+def create_team() -> tuple[Response, int]:
+    """Add a team (admins)."""
+    service = service_request()
+    members = Members(json_body(), ("key", "name"))
+    key = members.text("key", max_length=64, pattern=TEAM_KEY,
+                       hint="lower case letters, digits, '_' or '-', starting with a letter")
+    name = members.text("name", max_length=200)
+    members.done()
+    team = accounts.create_team(db(), service, key, name)
+    return jsonify({"team": directory.team_info(team).to_dict()}), 201
+
+
+@api.post("/tokens")
+def create_token() -> tuple[Response, int]:
+    """A new API token for the caller; the secret is shown in this response only."""
+    service = service_request()
+    members = Members(json_body(), ("name", "expires_at"))
+    name = members.text("name", max_length=100)
+    expires_at = members.instant("expires_at")
+    if expires_at is not None and expires_at <= service.now:
+        members.add("expires_at", "in-the-past", "'expires_at' must be in the future")
+    members.done()
+    issued = accounts.create_token(db(), service, name, expires_at=expires_at)
+    return jsonify({"token": {
+        "id": issued.id, "name": issued.name, "token": issued.token,
+        "expires_at": issued.expires_at.isoformat() if issued.expires_at else None}}), 201
+
+
+@api.delete(f"/tokens/<int(max={MAX_ID}):token_id>")
+def revoke_token(token_id: int) -> tuple[str, int]:
+    """Revoke one of the caller's tokens (admins: anyone's)."""
+    accounts.revoke_token(db(), service_request(), token_id)
+    return "", 204

@@ -1,0 +1,83 @@
+"""Read-only account queries the API needs: who am I, the users and the teams.
+
+These are service functions (they take the database and a service `Request`, ask the
+policy, return plain data), kept here only because `runtime/services/accounts.py` has
+no listing yet; they belong there, next to `create_user` and `create_team`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from runtime.context import Request
+from runtime.db import Database
+from runtime.models import Role, Team, User
+from runtime.services.errors import Forbidden
+
+MAX_LISTED = 1000
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    username: str
+    display_name: str
+    role: str
+    email: str | None
+    language: str
+    active: bool
+    teams: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TeamInfo:
+    key: str
+    name: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def user_info(user: User) -> UserInfo:
+    """A user row as the API shows it (never the password hash)."""
+    return UserInfo(user.username, user.display_name, user.role, user.email, user.language,
+                    user.active, sorted(team.key for team in user.teams))
+
+
+def team_info(team: Team) -> TeamInfo:
+    """A team row as the API shows it."""
+    return TeamInfo(team.key, team.name)
+
+
+def me(db: Database, request: Request) -> UserInfo:
+    """The calling user."""
+    with db.read() as session:
+        user = session.get(User, request.actor.user_id)
+        assert user is not None  # the identity was loaded from this row a moment ago
+        return user_info(user)
+
+
+def list_users(db: Database, request: Request) -> list[UserInfo]:
+    """Admins see everyone; agents and supervisors see the staff (to transfer, mention
+    and filter by assignee); requesters see nobody."""
+    if not request.actor.is_staff:
+        raise Forbidden("only staff may list users")
+    query = select(User).order_by(User.username).limit(MAX_LISTED)
+    if not request.actor.is_admin:
+        query = query.where(User.role != str(Role.REQUESTER), User.active)
+    with db.read() as session:
+        return [user_info(user) for user in session.scalars(query)]
+
+
+def list_teams(db: Database, request: Request) -> list[TeamInfo]:
+    """The teams, for staff (requesters never route tickets)."""
+    if not request.actor.is_staff:
+        raise Forbidden("only staff may list teams")
+    with db.read() as session:
+        return [team_info(team) for team in
+                session.scalars(select(Team).order_by(Team.key).limit(MAX_LISTED))]

@@ -1,0 +1,425 @@
+"""The OpenAPI 3.1 document of the API, served at /api/v1/openapi.json (no login needed).
+
+Built from small helpers so every operation lists its parameters, body, responses and
+the errors it can answer with, all in the one error shape. A test walks the URL map and
+fails when a route is missing here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify
+
+from runtime.api.blueprint import api
+
+VERSION = "1.0.0"
+JSON = "application/json"
+Schema = dict[str, Any]
+
+
+def ref(name: str) -> Schema:
+    """A reference to a component schema."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _obj(properties: dict[str, Schema], required: tuple[str, ...] = (),
+         extra: bool = False) -> Schema:
+    schema: Schema = {"type": "object", "properties": properties,
+                      "additionalProperties": extra}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+def _string(max_length: int | None = None, **more: Any) -> Schema:
+    schema: Schema = {"type": "string", **more}
+    if max_length is not None:
+        schema["maxLength"] = max_length
+    return schema
+
+
+NULLABLE_STRING = {"type": ["string", "null"]}
+INSTANT = {"type": "string", "format": "date-time"}
+NULLABLE_INSTANT = {"type": ["string", "null"], "format": "date-time"}
+FIELD_VALUES = {"type": "object", "additionalProperties": True,
+                "description": "Field values by field id. Attachments fields take "
+                               "[{\"id\": \"att_...\"}] of uploaded files."}
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": _obj({"error": _obj({
+        "code": _string(description="A stable, machine-readable code."),
+        "message": _string(description="For people."),
+        "details": {"type": "array", "items": ref("Problem")},
+        "current": {"description": "On a 409 about a ticket: the ticket as it is now.",
+                    "oneOf": [ref("Ticket"), {"type": "null"}]},
+    }, ("code", "message", "details"), extra=True)}, ("error",)),
+    "Problem": {"type": "object", "additionalProperties": True,
+                "description": "One problem: a field (`field`, `path`), a query parameter "
+                               "(`parameter`) or a definition issue (`pointer`, `line`).",
+                "properties": {"code": _string(), "message": _string(),
+                               "field": NULLABLE_STRING, "path": NULLABLE_STRING,
+                               "parameter": _string(), "pointer": _string()},
+                "required": ["code", "message"]},
+    "Ticket": _obj({
+        "number": _string(), "ticket_type": _string(),
+        "definition_version": {"type": "integer"}, "state": _string(),
+        "state_label": _string(), "title": _string(),
+        "values": {"type": "object", "additionalProperties": True,
+                   "description": "Only the fields the caller may see."},
+        "requester": NULLABLE_STRING, "assignee": NULLABLE_STRING, "team": NULLABLE_STRING,
+        "reopen_count": {"type": "integer"}, "created_at": INSTANT, "updated_at": INSTANT,
+        "closed_at": NULLABLE_INSTANT,
+        "version": {"type": "integer", "description": "Also the ETag."},
+        "transitions": {"type": "array", "items": _obj(
+            {"id": _string(), "label": _string()}, ("id", "label"))},
+        "roles": {"type": "array", "items": _string()},
+    }, ("number", "ticket_type", "state", "values", "version")),
+    "TimelineEntry": _obj({"id": {"type": "integer"}, "kind": _string(), "at": INSTANT,
+                           "actor": NULLABLE_STRING,
+                           "data": {"type": "object", "additionalProperties": True}},
+                          ("id", "kind", "at", "data")),
+    "File": _obj({"id": _string(), "name": _string(), "size": {"type": "integer"},
+                  "content_type": _string()}, ("id", "name", "size", "content_type")),
+    "DefinitionVersion": _obj({
+        "key": _string(), "version": {"type": "integer"},
+        "status": {"enum": ["draft", "published"]}, "format": {"enum": ["yaml", "json"]},
+        "created_at": INSTANT, "published_at": NULLABLE_INSTANT,
+    }, ("key", "version", "status", "format")),
+    "DefinitionSummary": _obj({"key": _string(), "number_prefix": _string(),
+                               "draft": {"type": "boolean"}, "version": {"type": "integer"},
+                               "name": _string()}, ("key", "draft")),
+    "Issue": {"type": "object", "additionalProperties": True,
+              "properties": {"code": _string(), "message": _string(), "pointer": _string(),
+                             "file": NULLABLE_STRING,
+                             "line": {"type": ["integer", "null"]},
+                             "column": {"type": ["integer", "null"]}},
+              "required": ["code", "message"]},
+    "User": _obj({"username": _string(), "display_name": _string(),
+                  "role": {"enum": ["admin", "supervisor", "agent", "requester"]},
+                  "email": NULLABLE_STRING, "language": _string(), "active": {"type": "boolean"},
+                  "teams": {"type": "array", "items": _string()}},
+                 ("username", "role", "teams")),
+    "Team": _obj({"key": _string(), "name": _string()}, ("key", "name")),
+    "IssuedToken": _obj({"id": {"type": "integer"}, "name": _string(),
+                         "token": _string(description="The secret; shown only here."),
+                         "expires_at": NULLABLE_INSTANT}, ("id", "name", "token")),
+    # Request bodies.
+    "NewTicket": _obj({
+        "ticket_type": _string(64), "values": FIELD_VALUES,
+        "transition": {"type": ["string", "null"], "maxLength": 64,
+                       "description": "Omitted: the first creation transition the caller "
+                                      "may fire; null: none (the ticket stays in its "
+                                      "initial state)."},
+        "requester": {"type": ["string", "null"], "maxLength": 150,
+                      "description": "Staff may open a ticket for someone else."},
+    }, ("ticket_type", "values")),
+    "FieldChange": _obj({"values": FIELD_VALUES, "version": ref("Version")}, ("values",)),
+    "TransitionInput": _obj({"values": FIELD_VALUES, "version": ref("Version")}),
+    "VersionOnly": _obj({"version": ref("Version")}),
+    "Version": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1,
+                "description": "The ticket version the change is based on (or If-Match); "
+                               "a stale one is a 409."},
+    "NewComment": _obj({"body": _string(10_000), "internal": {"type": "boolean"}}, ("body",)),
+    "Transfer": _obj({"to_user": _string(150), "to_team": _string(64),
+                      "reason": _string(1000), "version": ref("Version")}, ("reason",)),
+    "DefinitionSource": _obj({"source": _string(1_000_000),
+                              "format": {"enum": ["yaml", "json"], "default": "yaml"}},
+                             ("source",)),
+    "NewUser": _obj({
+        "username": _string(150, pattern="^[A-Za-z0-9_.-]{1,150}$"),
+        "role": {"enum": ["admin", "supervisor", "agent", "requester"]},
+        "password": _string(200, minLength=8), "display_name": _string(200),
+        "email": _string(254), "language": {"enum": ["en", "zh"]},
+        "teams": {"type": "array", "items": _string(64)},
+    }, ("username", "role")),
+    "NewTeam": _obj({"key": _string(64, pattern="^[a-z][a-z0-9_-]{0,63}$"),
+                     "name": _string(200)}, ("key", "name")),
+    "NewToken": _obj({"name": _string(100), "expires_at": INSTANT}, ("name",)),
+    "Upload": _obj({"file": {"type": "string", "format": "binary",
+                             "contentMediaType": "application/octet-stream"}}, ("file",)),
+}
+
+ERRORS = {
+    400: "Malformed JSON, not an object, or a bad query parameter.",
+    401: "No token, or an invalid, expired or revoked one.",
+    403: "Not allowed for this role.",
+    404: "Not there, or not visible to the caller.",
+    405: "Method not allowed.",
+    409: "A conflict: a stale version, a state that does not allow it, already taken.",
+    413: "The request is too large.",
+    415: "The body is not of the required type.",
+    422: "The input has problems; every one is listed in `details`.",
+    503: "The database is not available; retry later.",
+}
+COMMON = (401, 503)
+
+
+def _error_responses(statuses: tuple[int, ...]) -> dict[str, Any]:
+    return {str(status): {"$ref": f"#/components/responses/E{status}"}
+            for status in sorted(set(statuses) | set(COMMON))}
+
+
+def _json_response(description: str, schema: Schema,
+                   headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "content": {JSON: {"schema": schema}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _path_param(name: str, schema: Schema | None = None, description: str = "") -> Schema:
+    return {"name": name, "in": "path", "required": True,
+            "schema": schema or _string(), "description": description}
+
+
+def _query(name: str, schema: Schema, description: str) -> Schema:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}
+
+
+def _body(schema: Schema, required: bool = True,
+          media: str = JSON) -> dict[str, Any]:
+    return {"required": required, "content": {media: {"schema": schema}}}
+
+
+def operation(summary: str, operation_id: str, tag: str, ok: tuple[str, dict[str, Any]],
+              errors: tuple[int, ...] = (), parameters: list[Schema] | None = None,
+              body: dict[str, Any] | None = None, public: bool = False) -> dict[str, Any]:
+    """One operation with its success response and its error responses."""
+    spec: dict[str, Any] = {"summary": summary, "operationId": operation_id, "tags": [tag],
+                            "responses": {ok[0]: ok[1], **(
+                                {} if public else _error_responses(errors))}}
+    if parameters:
+        spec["parameters"] = parameters
+    if body is not None:
+        spec["requestBody"] = body
+    if public:
+        spec["security"] = []
+    return spec
+
+
+NUMBER = _path_param("number", _string(32), "The ticket number, e.g. REP-000042.")
+ETAG_HEADER = {"ETag": {"description": 'The ticket version, quoted: "3".',
+                        "schema": _string()}}
+LOCATION = {"Location": {"description": "Where the new resource is.", "schema": _string()}}
+IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": _string(),
+            "description": 'The ETag the change is based on ("<version>"); a stale one '
+                           "is a 409."}
+TICKET = ("200", _json_response("The ticket.", _obj({"ticket": ref("Ticket")}, ("ticket",)),
+                                ETAG_HEADER))
+CHANGE_ERRORS = (400, 403, 404, 409, 413, 415, 422)
+
+
+def _tickets() -> dict[str, Any]:
+    listing = _obj({"items": {"type": "array", "items": ref("Ticket")},
+                    "next_cursor": NULLABLE_STRING}, ("items", "next_cursor"))
+    list_parameters = [
+        _query("type", _string(64), "Ticket type key."),
+        _query("state", _string(64), "State id."),
+        _query("assignee", _string(150), "A user name, `me` or `none`."),
+        _query("team", _string(64), "Team key."),
+        _query("requester", _string(150), "A user name or `me`."),
+        _query("q", _string(200), "Text in the number or the title."),
+        _query("open", {"type": "boolean"}, "Only open (true) or closed (false) tickets."),
+        _query("cursor", _string(200), "`next_cursor` of the previous page."),
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
+               "Page size."),
+    ]
+    idempotency_key = {
+        "name": "Idempotency-Key", "in": "header", "required": False,
+        "schema": _string(200, pattern="^[\\x21-\\x7e]{1,200}$"),
+        "description": "Retrying with the same key replays the first answer (422 when "
+                       "reused for another request, 409 while the first is in flight)."}
+    created = ("201", _json_response(
+        "The new ticket (or the replay of an earlier answer: `Idempotent-Replayed: true`).",
+        _obj({"ticket": ref("Ticket")}, ("ticket",)), {**LOCATION, **ETAG_HEADER}))
+    return {
+        "/tickets": {
+            "post": operation("Open a ticket", "createTicket", "tickets", created,
+                              (400, 403, 404, 409, 413, 415, 422), [idempotency_key],
+                              _body(ref("NewTicket"))),
+            "get": operation("List tickets", "listTickets", "tickets",
+                             ("200", _json_response("A page of tickets.", listing)), (400,),
+                             list_parameters),
+        },
+        "/tickets/{number}": {
+            "parameters": [NUMBER],
+            "get": operation("Read a ticket", "getTicket", "tickets", TICKET, (404,)),
+            "patch": operation("Change fields", "updateTicket", "tickets", TICKET,
+                               CHANGE_ERRORS, [IF_MATCH], _body(ref("FieldChange"))),
+        },
+        "/tickets/{number}/transitions/{transition}": {
+            "parameters": [NUMBER, _path_param("transition", _string(64))],
+            "post": operation("Fire a transition", "fireTransition", "tickets", TICKET,
+                              CHANGE_ERRORS, [IF_MATCH],
+                              _body(ref("TransitionInput"), required=False)),
+        },
+        "/tickets/{number}/comments": {
+            "parameters": [NUMBER],
+            "post": operation("Comment", "addComment", "tickets", ("201", _json_response(
+                "The comment as a timeline entry.",
+                _obj({"comment": ref("TimelineEntry")}, ("comment",)))),
+                (400, 403, 404, 413, 415, 422), body=_body(ref("NewComment"))),
+        },
+        "/tickets/{number}/claim": {
+            "parameters": [NUMBER],
+            "post": operation("Claim an unassigned ticket", "claimTicket", "tickets", TICKET,
+                              (400, 403, 404, 409, 415, 422), [IF_MATCH],
+                              _body(ref("VersionOnly"), required=False)),
+        },
+        "/tickets/{number}/transfer": {
+            "parameters": [NUMBER],
+            "post": operation("Transfer to another agent or team", "transferTicket",
+                              "tickets", TICKET, CHANGE_ERRORS, [IF_MATCH],
+                              _body(ref("Transfer"))),
+        },
+        "/tickets/{number}/timeline": {
+            "parameters": [NUMBER],
+            "get": operation("The ticket's history", "ticketTimeline", "tickets", (
+                "200", _json_response("Timeline entries, oldest first.", _obj(
+                    {"items": {"type": "array", "items": ref("TimelineEntry")}},
+                    ("items",)))), (404,)),
+        },
+    }
+
+
+def _files() -> dict[str, Any]:
+    created = ("201", _json_response("The stored file.", _obj({"file": ref("File")}, ("file",)),
+                                     LOCATION))
+    upload = _body(ref("Upload"), media="multipart/form-data")
+    errors = (400, 404, 413, 415, 422)
+    return {
+        "/attachments": {
+            "post": operation("Upload a file for an attachments field", "uploadFile", "files",
+                              created, errors, body=upload),
+        },
+        "/tickets/{number}/attachments": {
+            "parameters": [NUMBER],
+            "post": operation("Attach a file to a ticket", "attachFile", "files", created,
+                              errors, body=upload),
+        },
+        "/attachments/{public_id}": {
+            "parameters": [_path_param("public_id", _string(32), "att_...")],
+            "get": operation("Download a file", "downloadFile", "files", ("200", {
+                "description": "The bytes, as an attachment under the original name.",
+                "headers": {"Content-Disposition": {"schema": _string()}},
+                "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}),
+                (404,)),
+        },
+    }
+
+
+def _definitions() -> dict[str, Any]:
+    key = _path_param("key", _string(64), "The ticket type key.")
+    version = ("200", _json_response("The version.", _obj(
+        {"definition": ref("DefinitionVersion")}, ("definition",))))
+    return {
+        "/definitions": {
+            "get": operation("List ticket types", "listDefinitions", "definitions", (
+                "200", _json_response("Ticket types.", _obj(
+                    {"items": {"type": "array", "items": ref("DefinitionSummary")}},
+                    ("items",)))), ()),
+        },
+        "/definitions/validate": {
+            "post": operation("Validate a source", "validateDefinition", "definitions", (
+                "200", _json_response("The engine's issues (none: valid).", _obj(
+                    {"valid": {"type": "boolean"},
+                     "issues": {"type": "array", "items": ref("Issue")}},
+                    ("valid", "issues")))), (400, 413, 415, 422),
+                body=_body(ref("DefinitionSource"))),
+        },
+        "/definitions/{key}": {
+            "parameters": [key],
+            "get": operation("Read a version's source", "getDefinition", "definitions", (
+                "200", _json_response("The version and its source.", _obj(
+                    {"definition": ref("DefinitionVersion"), "source": _string()},
+                    ("definition", "source")))), (400, 404), [
+                _query("version", {"type": "integer", "minimum": 1},
+                       "A published version (default: the newest)."),
+                _query("draft", {"type": "boolean"}, "The draft instead.")]),
+        },
+        "/definitions/{key}/draft": {
+            "parameters": [key],
+            "put": operation("Save the draft", "saveDraft", "definitions", (
+                "200", _json_response("The draft and its issues.", _obj(
+                    {"definition": ref("DefinitionVersion"),
+                     "issues": {"type": "array", "items": ref("Issue")}},
+                    ("definition", "issues")))), (400, 403, 409, 413, 415, 422),
+                body=_body(ref("DefinitionSource"))),
+        },
+        "/definitions/{key}/publish": {
+            "parameters": [key],
+            "post": operation("Publish the draft", "publishDefinition", "definitions",
+                              version, (400, 403, 404, 409, 415, 422),
+                              body=_body(_obj({}), required=False)),
+        },
+    }
+
+
+def _accounts() -> dict[str, Any]:
+    user = _obj({"user": ref("User")}, ("user",))
+    return {
+        "/me": {"get": operation("Who am I", "me", "accounts",
+                                 ("200", _json_response("The caller.", user)))},
+        "/users": {
+            "get": operation("List users", "listUsers", "accounts", ("200", _json_response(
+                "Admins: everyone; staff: staff.", _obj(
+                    {"items": {"type": "array", "items": ref("User")}}, ("items",)))), (403,)),
+            "post": operation("Add a user", "createUser", "accounts",
+                              ("201", _json_response("The new user.", user)),
+                              (400, 403, 409, 413, 415, 422), body=_body(ref("NewUser"))),
+        },
+        "/teams": {
+            "get": operation("List teams", "listTeams", "accounts", ("200", _json_response(
+                "The teams.", _obj({"items": {"type": "array", "items": ref("Team")}},
+                                   ("items",)))), (403,)),
+            "post": operation("Add a team", "createTeam", "accounts", ("201", _json_response(
+                "The new team.", _obj({"team": ref("Team")}, ("team",)))),
+                (400, 403, 409, 413, 415, 422), body=_body(ref("NewTeam"))),
+        },
+        "/tokens": {
+            "post": operation("Create an API token", "createToken", "accounts", (
+                "201", _json_response("The token; its secret is shown only here.", _obj(
+                    {"token": ref("IssuedToken")}, ("token",)))),
+                (400, 413, 415, 422), body=_body(ref("NewToken"))),
+        },
+        "/tokens/{token_id}": {
+            "parameters": [_path_param("token_id", {"type": "integer", "minimum": 0,
+                                                    "maximum": 2**63 - 1})],
+            "delete": operation("Revoke a token", "revokeToken", "accounts",
+                                ("204", {"description": "Revoked."}), (404,)),
+        },
+    }
+
+
+def _document() -> dict[str, Any]:
+    paths = {**_tickets(), **_files(), **_definitions(), **_accounts(), "/openapi.json": {
+        "get": operation("This document", "openapi", "meta", (
+            "200", _json_response("OpenAPI 3.1.", {"type": "object"})), public=True)}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "ticketflow API", "version": VERSION,
+                 "description": "Tickets, definitions and accounts. Every error is "
+                                "`{\"error\": {\"code\", \"message\", \"details\"}}`."},
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearerAuth": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearerAuth": {
+                "type": "http", "scheme": "bearer", "bearerFormat": "tf_...",
+                "description": "An API token (POST /tokens, or `ticketflow token`)."}},
+            "schemas": SCHEMAS,
+            "responses": {f"E{status}": _json_response(text, ref("Error"))
+                          for status, text in ERRORS.items()},
+        },
+    }
+
+
+DOCUMENT = _document()
+
+
+@api.get("/openapi.json")
+def openapi_document() -> Response:
+    """The OpenAPI document (public: it describes, it holds no data)."""
+    return jsonify(DOCUMENT)
