@@ -1,19 +1,36 @@
 """The `ticketflow` command line: thin wrappers that parse arguments, call the engine or
-the services, and print results. No rule lives here."""
+the services, and print results. No rule lives here.
+
+Commands that touch the database read `DATABASE_URL` (default: SQLite in the instance
+folder, `TICKETFLOW_INSTANCE` or ./instance). The CLI is an edge: it reads the real clock
+and hands the instant down. A failure is one line on stderr and exit status 1, never a
+traceback. Runtime modules are imported inside the commands that need them, so the
+engine's commands (validate, schema, simulate) start without Flask or SQLAlchemy.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+import socket
 import sys
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from engine.compile import load
 from engine.errors import DefinitionError, Issue, IssueCode
 from engine.source import read_file as read_source
+
+if TYPE_CHECKING:
+    from runtime.config import Settings
+    from runtime.context import Request
+    from runtime.db import Database
+    from runtime.demo import DemoReport
 
 DEFINITION_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -153,9 +170,303 @@ def _steps_from(data: dict[str, Any], data_path: str) -> tuple[Any, list[Any]]:
     return creation, [request(step, f"/steps/{i}") for i, step in enumerate(steps)]
 
 
+# --- the runtime: database, server, accounts, demo ------------------------------------
+
+# The user-field pattern of the engine: a name that fails it could not be put in a
+# `user` field or @mentioned.
+USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,150}")
+TEAM_KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+def _first_line(error: BaseException) -> str:
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
+
+
+@contextmanager
+def _failures() -> Iterator[None]:
+    """Turn the failures an operator can meet into one line on stderr and exit 1."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from runtime.services.errors import ServiceError
+
+    try:
+        yield
+    except ServiceError as error:
+        raise click.ClickException(error.message) from None
+    except SQLAlchemyError as error:
+        raise click.ClickException(f"database: {_first_line(error)}") from None
+    except CommandError as error:
+        raise click.ClickException(f"schema: {_first_line(error)}") from None
+    except OSError as error:  # e.g. an instance folder that cannot be created
+        where = f": {error.filename}" if error.filename else ""
+        raise click.ClickException(f"{error.strerror or error}{where}") from None
+
+
+def _where(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _require_current_schema(database: Database) -> None:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from runtime.migrate import alembic_config
+
+    with database.engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    if current != heads:
+        state = ("has no ticketflow schema" if not current else
+                 f"is at schema revision {', '.join(sorted(current))}, not "
+                 f"{', '.join(sorted(heads))}")
+        raise click.ClickException(f"the database {_where(database.url)} {state}; "
+                                   "run `ticketflow db upgrade` first")
+
+
+@contextmanager
+def _open_database(*, upgrade_first: bool = False) -> Iterator[tuple[Settings, Database]]:
+    """Settings from the environment and the database they name, disposed afterwards.
+
+    With `upgrade_first` the schema is brought to head (idempotent); otherwise a missing
+    or old schema is reported instead of failing later on a missing table.
+    """
+    from runtime.config import Settings
+    from runtime.db import Database
+    from runtime.migrate import upgrade
+
+    with _failures():
+        settings = Settings.from_env()
+        database = Database(settings.database_url)
+        try:
+            if upgrade_first:
+                upgrade(database)
+            else:
+                _require_current_schema(database)
+            yield settings, database
+        finally:
+            database.dispose()
+
+
+def _now() -> datetime:
+    from runtime.context import system_clock
+
+    return system_clock()
+
+
+@cli.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create the schema, or upgrade it to this version of ticketflow (safe to repeat)."""
+    with _open_database(upgrade_first=True) as (settings, _database):
+        where = _where(settings.database_url)
+    click.echo(f"the database {where} is up to date")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 exposes the server to the network).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+# The defaults are runtime.wsgi.DEFAULT_WORKERS and DEFAULT_THREADS (not imported here:
+# that would load Flask for every command); why 2 x 4 is explained there.
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes (about one per core).")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Threads per worker process.")
+@click.option("--access-log/--no-access-log", default=True, show_default=True)
+def serve(host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
+    """Upgrade the database, then serve the web app and the API with gunicorn."""
+    from runtime.wsgi import Server, server_options
+
+    with _open_database(upgrade_first=True) as (settings, _database):
+        pass
+    _check_app(settings)
+    _check_port(host, port)
+    url_host = f"[{host}]" if ":" in host else host
+    click.echo(f"ticketflow: serving http://{url_host}:{port}/ with {workers} process(es) x "
+               f"{threads} thread(s) on {_where(settings.database_url)}; Ctrl-C stops",
+               err=True)
+    Server(settings, server_options(host, port, workers=workers, threads=threads,
+                                    access_log=access_log)).run()
+
+
+def _check_app(settings: Settings) -> None:
+    """Build the app once before forking, so a broken installation is one clear line
+    here rather than a traceback from every worker."""
+    from runtime.app import create_app
+
+    try:
+        app = create_app(settings)
+    except Exception as error:  # anything at all means "cannot serve"
+        raise click.ClickException(
+            f"the web application cannot start: {type(error).__name__}: {_first_line(error)}"
+        ) from None
+    app.extensions["ticketflow"].db.dispose()
+
+
+def _check_port(host: str, port: int) -> None:
+    """Refuse early, in one line, when the address is taken (gunicorn would retry and log)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # gunicorn sets SO_REUSEADDR too: a socket left in TIME_WAIT is no conflict.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise click.ClickException(
+                f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+
+
+@cli.group()
+def users() -> None:
+    """User accounts."""
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.ClickException("no password on standard input")
+        return password
+    return str(click.prompt("Password", hide_input=True,
+                            confirmation_prompt="Repeat the password"))
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", required=True,
+              type=click.Choice(["admin", "supervisor", "agent", "requester"]))
+@click.option("--team", "teams", multiple=True, metavar="KEY",
+              help="A team the user belongs to (repeat for several).")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of stdin instead of prompting.")
+@click.option("--display-name", help="The name shown to others (default: the user name).")
+@click.option("--email")
+@click.option("--language", default="en", show_default=True, type=click.Choice(["en", "zh"]))
+def users_create(username: str, role: str, teams: tuple[str, ...], password_stdin: bool,
+                 display_name: str | None, email: str | None, language: str) -> None:
+    """Add a user who logs in with USERNAME and a password (at least 8 characters)."""
+    from runtime.models import Role
+    from runtime.services import accounts
+
+    if not USERNAME.fullmatch(username):
+        raise click.ClickException(
+            "a user name has 1 to 150 letters, digits or the characters _ . @ -")
+    password = _read_password(password_stdin)
+    with _open_database() as (_settings, database):
+        accounts.create_user(database, None, username=username, role=Role(role),
+                             password=password, display_name=display_name, email=email,
+                             language=language, teams=teams, now=_now())
+    in_teams = f" in {', '.join(teams)}" if teams else ""
+    click.echo(f"created {role} '{username}'{in_teams}")
+
+
+@cli.group()
+def teams() -> None:
+    """Teams (queues) that agents and supervisors belong to."""
+
+
+@teams.command("create")
+@click.argument("key")
+@click.argument("name")
+def teams_create(key: str, name: str) -> None:
+    """Add a team: KEY is what definitions and `--team` refer to, NAME is shown."""
+    from runtime.services import accounts
+
+    if not TEAM_KEY.fullmatch(key):
+        raise click.ClickException("a team key has up to 64 lower-case letters, digits, _ or -, "
+                                   "starting with a letter or digit")
+    with _open_database() as (_settings, database):
+        accounts.create_team(database, None, key, name, now=_now())
+    click.echo(f"created team '{key}'")
+
+
+@cli.group()
+def tokens() -> None:
+    """API tokens (Authorization: Bearer ...)."""
+
+
+def _acting_as(database: Database, username: str, now: datetime) -> Request:
+    from runtime.context import Request
+    from runtime.services import accounts
+
+    with database.read() as session:
+        user = accounts.find_user(session, username)
+        if user is None:
+            raise click.ClickException(f"there is no user '{username}'")
+        if not user.active:
+            raise click.ClickException(f"the user '{username}' is disabled")
+        return Request(accounts.actor_for(user), now, None)
+
+
+@tokens.command("create")
+@click.argument("username")
+@click.option("--name", default="cli", show_default=True, help="What the token is for.")
+@click.option("--expires-in-days", type=click.IntRange(min=1),
+              help="Days until it stops working (default: until revoked).")
+def tokens_create(username: str, name: str, expires_in_days: int | None) -> None:
+    """Issue an API token acting as USERNAME and print it (it is shown only this once)."""
+    from runtime.services import accounts
+
+    now = _now()
+    expires_at = now + timedelta(days=expires_in_days) if expires_in_days else None
+    with _open_database() as (_settings, database):
+        issued = accounts.create_token(database, _acting_as(database, username, now), name,
+                                       expires_at=expires_at)
+    # Only the token on stdout, so `$(ticketflow tokens create ...)` captures just it.
+    click.echo(issued.token)
+    until = f"until {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else "until revoked"
+    click.echo(f"token '{name}' for '{username}', valid {until}; it is not shown again",
+               err=True)
+
+
+@cli.command()
+def demo() -> None:
+    """Seed a living demo (teams, users, the repair template, a dozen tickets) into the
+    configured database; running it again adds nothing. Passwords are printed only when
+    their users are created."""
+    from runtime.demo import seed_demo
+
+    with _open_database(upgrade_first=True) as (settings, database):
+        report = seed_demo(database, _now(), settings.attachment_dir)
+        where = _where(settings.database_url)
+    _print_demo(report, where)
+
+
+def _print_demo(report: DemoReport, where: str) -> None:
+    created = [f"{len(report.teams_created)} team(s)", f"{len(report.users_created)} user(s)",
+               f"{len(report.tickets_created)} ticket(s)"]
+    if report.template_installed:
+        created.insert(2, "the repair template")
+    nothing_new = not (report.teams_created or report.users_created
+                       or report.template_installed or report.tickets_created)
+    click.echo(f"demo on {where}: " + ("already seeded, nothing added" if nothing_new
+                                        else "created " + ", ".join(created)))
+    passwords = {name: password for name, _role, password in report.users_created}
+    click.echo("demo logins:")
+    for username, role in report.logins:
+        shown = passwords.get(username, "(existing user: password unchanged)")
+        click.echo(f"  {username:<8} {role:<11} {shown}")
+    if passwords:
+        click.echo("these passwords are printed only now; anyone who can reach the server "
+                   "can use them, so keep a demo on 127.0.0.1")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="ticketflow")
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+if __name__ == "__main__":  # `python -m runtime.cli`, as the benchmark starts the server
+    main()

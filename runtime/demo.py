@@ -1,0 +1,359 @@
+"""The living demo (`ticketflow demo`): teams, people with known passwords, the repair
+template and a dozen tickets at various points of their lives, seeded through the
+service layer so every row and event is exactly what real use would leave behind.
+
+Seeding is idempotent: teams and users are looked up by key and name, the template is
+installed only when no version is published, and each demo ticket is recognised by its
+device number (the ticket's title) and requester. A second run adds nothing and prints
+no password: a password is shown only when its user is created.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+import templates_library
+from runtime.context import Request
+from runtime.db import Database
+from runtime.models import Role, Team, Ticket, User
+from runtime.services import accounts, attachments, definitions, tickets
+from runtime.services.errors import Conflict, NotFound
+
+TEMPLATE = Path(templates_library.__file__).parent / "repair.yaml"
+TICKET_TYPE = "repair"
+
+TEAMS = (("repair", "Repair 维修组"), ("network", "Network 网络组"),
+         ("it-support", "IT support IT支持"))
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    role: Role
+    display_name: str
+    language: str
+    teams: tuple[str, ...] = ()
+    email: str | None = None
+
+    @property
+    def password(self) -> str:
+        # Known on purpose: a demo is for trying things out. `serve` binds to 127.0.0.1
+        # by default; never expose a demo database.
+        return f"demo-{self.username}-2026"
+
+
+USERS = (
+    DemoUser("admin", Role.ADMIN, "Administrator 管理员", "en"),
+    DemoUser("zhao", Role.SUPERVISOR, "Zhao Min 赵敏", "zh", ("repair", "network", "it-support"),
+             "zhao.min@example.cn"),
+    DemoUser("wang", Role.AGENT, "Wang Lei 王磊", "zh", ("repair",), "wang.lei@example.cn"),
+    DemoUser("chen", Role.AGENT, "Chen Jing 陈静", "en", ("repair", "it-support"),
+             "chen.jing@example.cn"),
+    DemoUser("sun", Role.AGENT, "Sun Hao 孙浩", "en", ("network",), "sun.hao@example.cn"),
+    DemoUser("alice", Role.REQUESTER, "Alice Martin", "en", (), "alice.martin@example.com"),
+    DemoUser("li", Role.REQUESTER, "Li Na 李娜", "zh", (), "li.na@example.cn"),
+)
+REQUESTERS = tuple(u.username for u in USERS if u.role is Role.REQUESTER)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing someone does to a demo ticket, `hours` after it was opened."""
+
+    hours: float
+    actor: str
+    action: str  # claim | fire | update | comment | internal | transfer
+    arg: str = ""  # the transition, the comment's text or the team key
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Story:
+    """A demo ticket: who opened it, how long ago, with what, and what happened since."""
+
+    requester: str
+    hours_ago: float
+    values: Mapping[str, Any]
+    steps: tuple[Step, ...] = ()
+    submit: bool = True  # False leaves it in `new`, as a saved but unsent form
+
+    @property
+    def device(self) -> str:
+        return str(self.values["device"])
+
+    @property
+    def photo(self) -> bool:
+        # Hardware faults require on-site photos (the template's `requires: [photos]`).
+        return self.values.get("fault") == "hardware"
+
+
+def _repair(device: str, category: str, fault: str, symptom: str, description: str,
+            phone: str, priority: str = "normal") -> dict[str, Any]:
+    return {"device": device, "category": category, "fault": fault, "symptom": symptom,
+            "description": description, "contact_phone": phone, "priority": priority}
+
+
+RESOLVED = {"resolution": "Reinstalled the printer driver and cleared the spool folder; "
+                          "printed 20 test pages."}
+STORIES: tuple[Story, ...] = (
+    Story("li", 150, _repair("PRN-0042", "printer", "software", "paper_jam",
+                             "打印任务一直卡在队列里，重启电脑也没有用。", "+86 138 0013 8000"), (
+        Step(1, "wang", "claim"),
+        Step(1.5, "wang", "comment", "您好，我远程看一下打印队列，请保持电脑开机。"),
+        Step(3, "wang", "fire", "resolve", RESOLVED),
+        Step(20, "li", "fire", "confirm", {"confirmed": True}),
+        Step(20.1, "li", "comment", "已经可以正常打印了，谢谢！"),
+    )),
+    Story("alice", 130, _repair("LAP-1187", "laptop", "hardware", "no_boot",
+                                "The laptop does not boot: the power LED blinks amber three "
+                                "times and the screen stays black.", "+33 6 12 34 56 78",
+                                "urgent"), (
+        Step(0.5, "chen", "claim"),
+        Step(2, "chen", "fire", "checked",
+             {"check_result": "Failed RAM module in slot B (memtest errors)."}),
+        Step(3, "chen", "update", "", {
+            "repair_started": "2026-01-01T00:00:00Z",  # replaced by the real instant
+            "parts": [{"part_no": "RAM-DDR4-16G", "qty": 1, "unit_price": 420.0}]}),
+        Step(6, "chen", "fire", "resolve",
+             {"resolution": "Replaced the RAM module; 2 hours of memtest without errors."}),
+    )),
+    Story("li", 110, _repair("NET-0310", "network", "network", "slow",
+                             "三楼会议室的无线网络非常慢，视频会议经常断线。",
+                             "+86 139 1000 2000"), (
+        Step(0.3, "zhao", "transfer", "network", {"reason": "网络问题，转网络组处理"}),
+        Step(1, "sun", "claim"),
+        Step(1.2, "sun", "internal", "AP-3F-02 shows 80% channel utilisation; @zhao may I "
+                                     "move it to channel 149 after hours?"),
+        Step(2, "zhao", "internal", "@sun 可以，今晚八点以后调整。"),
+    )),
+    Story("alice", 96, _repair("PRN-0107", "printer", "hardware", "poor_print",
+                               "Prints come out with grey streaks down the left side.",
+                               "+33 6 12 34 56 78")),
+    Story("alice", 80, _repair("LAP-2203", "laptop", "software", "screen",
+                               "After the latest update the external screen flickers every "
+                               "few seconds.", "+33 6 12 34 56 78", "urgent"), (
+        Step(0.2, "wang", "claim"),
+        Step(0.4, "wang", "fire", "ask_customer"),
+        Step(0.5, "wang", "comment", "Could you tell us the model of the external screen "
+                                     "and which cable you use (HDMI or USB-C)?"),
+    )),
+    Story("li", 72, _repair("LAP-0954", "laptop", "software", "keyboard",
+                            "中文输入法经常自动切换成英文，影响工作。", "+86 138 0013 8000"), (
+        Step(1, "chen", "claim"),
+        Step(4, "chen", "fire", "resolve",
+             {"resolution": "Removed a conflicting input-method shortcut (Ctrl+Space)."}),
+        Step(30, "li", "fire", "reopen"),
+        Step(30.1, "li", "comment", "问题又出现了，今天上午又自动切换了两次。"),
+    )),
+    Story("alice", 60, _repair("NET-1022", "network", "hardware", "no_link",
+                               "The switch in the server room lost link on ports 1-8.",
+                               "+33 6 12 34 56 78", "critical"), (
+        Step(0.2, "sun", "claim"),
+        Step(1, "sun", "fire", "checked",
+             {"check_result": "Port group 1-8 dead after a power surge; module faulty."}),
+        Step(5, "sun", "fire", "resolve",
+             {"resolution": "Moved the uplinks to the spare module; ordered a replacement."}),
+        Step(8, "zhao", "fire", "confirm", {"confirmed": True}),
+    )),
+    Story("li", 40, _repair("PRN-0388", "printer", "software", "poor_print",
+                            "打印出来的中文字体显示为方框。", "+86 138 0013 8000"), submit=False),
+    Story("alice", 30, _repair("LAP-3310", "laptop", "software", "no_boot",
+                               "Windows starts an automatic repair loop after every reboot.",
+                               "+33 6 12 34 56 78")),
+    Story("li", 20, _repair("NET-0077", "network", "software", "packet_loss",
+                            "财务系统访问时丢包严重，页面经常超时。",
+                            "+86 139 1000 2000", "urgent"), (
+        Step(0.5, "sun", "claim"),
+        Step(1, "sun", "internal", "@zhao 可能需要更换交换机端口，请确认是否可以停机十分钟。"),
+    )),
+    Story("alice", 12, _repair("PRN-0520", "printer", "hardware", "no_power",
+                               "The printer on floor 2 does not power on at all.",
+                               "+33 6 12 34 56 78"), (
+        Step(0.5, "wang", "claim"),
+        Step(1, "wang", "fire", "ask_customer"),
+        Step(1.1, "wang", "comment", "Is the power strip switched on? Please try another "
+                                     "socket and tell us."),
+        Step(3, "alice", "fire", "customer_replied"),
+        Step(3.1, "alice", "comment", "Another socket did not help, it is still dead."),
+    )),
+    Story("li", 6, _repair("LAP-4410", "laptop", "software", "screen",
+                           "屏幕亮度无法调节，一直是最暗。", "+86 138 0013 8000"), (
+        Step(0.5, "chen", "claim"),
+        Step(1.5, "chen", "fire", "resolve",
+             {"resolution": "Reinstalled the display driver; brightness keys work again."}),
+        Step(4, "li", "fire", "confirm", {"confirmed": True}),
+    )),
+)
+
+
+@dataclass
+class DemoReport:
+    """What a run created. Passwords appear only for users created by this run."""
+
+    teams_created: list[str] = field(default_factory=list)
+    users_created: list[tuple[str, str, str]] = field(default_factory=list)  # name, role, pw
+    users_existing: list[str] = field(default_factory=list)
+    template_installed: bool = False
+    tickets_created: list[str] = field(default_factory=list)
+    tickets_existing: int = 0
+
+    @property
+    def logins(self) -> list[tuple[str, str]]:
+        """Every demo user name with its role, created now or earlier."""
+        return [(user.username, str(user.role)) for user in USERS]
+
+
+def seed_demo(db: Database, now: datetime, attachment_dir: Path) -> DemoReport:
+    """Seed the demo on a migrated database; safe to run again (it adds only what is
+    missing). `attachment_dir` is where the hardware tickets' photos are stored."""
+    report = DemoReport()
+    _seed_teams(db, now, report)
+    _seed_users(db, now, report)
+    _seed_template(db, now, report)
+    _seed_tickets(db, now, attachment_dir, report)
+    return report
+
+
+def _seed_teams(db: Database, now: datetime, report: DemoReport) -> None:
+    with db.read() as session:
+        existing = set(session.scalars(select(Team.key)))
+    for key, name in TEAMS:
+        if key not in existing:
+            accounts.create_team(db, None, key, name, now=now)
+            report.teams_created.append(key)
+
+
+def _seed_users(db: Database, now: datetime, report: DemoReport) -> None:
+    with db.read() as session:
+        existing = set(session.scalars(select(User.username)))
+    for user in USERS:
+        if user.username in existing:
+            report.users_existing.append(user.username)
+            continue
+        accounts.create_user(db, None, username=user.username, role=user.role,
+                             password=user.password, display_name=user.display_name,
+                             email=user.email, language=user.language, teams=user.teams,
+                             now=now)
+        report.users_created.append((user.username, str(user.role), user.password))
+
+
+def _request(db: Database, username: str, at: datetime) -> Request:
+    with db.read() as session:
+        user = accounts.find_user(session, username)
+        if user is None:
+            raise NotFound(f"there is no user '{username}'")
+        return Request(accounts.actor_for(user), at, None)
+
+
+def _seed_template(db: Database, now: datetime, report: DemoReport) -> None:
+    try:
+        with db.read() as session:
+            definitions.published_version(session, TICKET_TYPE)
+        return
+    except NotFound:
+        pass
+    source = TEMPLATE.read_text(encoding="utf-8")
+    definitions.install(db, _request(db, "admin", now), source)
+    report.template_installed = True
+
+
+def _existing_devices(db: Database) -> set[str]:
+    with db.read() as session:
+        return set(session.scalars(
+            select(Ticket.title).join(User, Ticket.requester_id == User.id)
+            .where(Ticket.ticket_type == TICKET_TYPE, User.username.in_(REQUESTERS))))
+
+
+def _seed_tickets(db: Database, now: datetime, attachment_dir: Path,
+                  report: DemoReport) -> None:
+    existing = _existing_devices(db)
+    stories = [story for story in STORIES if story.device not in existing]
+    report.tickets_existing = len(STORIES) - len(stories)
+    # Everything happens in the order of its instant, across tickets, so the event log
+    # reads like a real week rather than one ticket's life after another.
+    actions: list[tuple[datetime, int, Callable[[], None]]] = []
+    numbers: dict[str, str] = {}
+    for story in stories:
+        opened = now - timedelta(hours=story.hours_ago)
+        actions.append((opened, len(actions), _opener(db, story, opened, attachment_dir,
+                                                      numbers, report)))
+        for step in story.steps:
+            at = opened + timedelta(hours=step.hours)
+            actions.append((at, len(actions), _stepper(db, story, step, at, numbers)))
+    for _at, _order, action in sorted(actions, key=lambda item: item[:2]):
+        action()
+
+
+def _opener(db: Database, story: Story, at: datetime, attachment_dir: Path,
+            numbers: dict[str, str], report: DemoReport) -> Callable[[], None]:
+    def open_ticket() -> None:
+        request = _request(db, story.requester, at)
+        values = dict(story.values)
+        if story.photo:
+            photo = attachments.upload(db, request, attachment_dir, _photo(story.device),
+                                       f"{story.device.lower()}.png", max_size=1024 * 1024)
+            values["photos"] = [{"id": photo.id}]
+        view = tickets.create(db, request, TICKET_TYPE, values,
+                              transition=tickets.AUTO if story.submit else None)
+        numbers[story.device] = view.number
+        report.tickets_created.append(view.number)
+
+    return open_ticket
+
+
+def _stepper(db: Database, story: Story, step: Step, at: datetime,
+             numbers: dict[str, str]) -> Callable[[], None]:
+    def act() -> None:
+        request = _request(db, step.actor, at)
+        number = numbers[story.device]
+        values = dict(step.values)
+        if "repair_started" in values:
+            values["repair_started"] = at.isoformat().replace("+00:00", "Z")
+        if step.action == "claim":
+            _claim(db, request, number)
+        elif step.action == "fire":
+            tickets.fire(db, request, number, step.arg, values)
+        elif step.action == "update":
+            tickets.update_fields(db, request, number, values)
+        elif step.action in ("comment", "internal"):
+            tickets.comment(db, request, number, step.arg, internal=step.action == "internal")
+        elif step.action == "transfer":
+            tickets.transfer(db, request, number, reason=values["reason"], to_team=step.arg)
+        else:  # a typo in STORIES, caught by the demo's test
+            raise ValueError(f"unknown demo action {step.action!r}")
+
+    return act
+
+
+def _claim(db: Database, request: Request, number: str) -> None:
+    # Should assignment rules already have given the ticket to someone, the demo goes on.
+    try:
+        tickets.claim(db, request, number)
+    except Conflict as error:
+        if error.code != "already-taken":
+            raise
+
+
+def _photo(seed: str) -> bytes:
+    """A small real PNG (a colour gradient), so the photo field holds an actual image."""
+    width, height = 48, 32
+    tint = zlib.crc32(seed.encode()) & 0xFF
+    rows = b"".join(
+        b"\x00" + b"".join(bytes((x * 5 & 0xFF, y * 8 & 0xFF, tint)) for x in range(width))
+        for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
