@@ -56,21 +56,36 @@ def form_for(
     """Fields the actor fills in here: the intake form when creating, plus the step form
     of the transition being fired, or the state's `edit` list for a plain update."""
     role_set = frozenset(roles)
+    key = ("form", state, transition, role_set, creating)
+    cached = ticket_type.memo.get(key)
+    if cached is None:
+        cached = ticket_type.memo[key] = _form_for(ticket_type, state, transition, role_set,
+                                                    creating)
+    return cached
+
+
+def _form_set(ticket_type: TicketType, form: tuple[str, ...]) -> frozenset[str]:
+    # Membership is asked for every submitted field; the set is derived once per form.
+    found = ticket_type.memo.get(("form-set", form))
+    if found is None:
+        found = ticket_type.memo[("form-set", form)] = frozenset(form)
+    return found
+
+
+def _form_for(ticket_type: TicketType, state: str | None, transition: str | None,
+              role_set: frozenset[str], creating: bool) -> tuple[str, ...]:
     names: list[str] = list(ticket_type.intake_fields) if creating else []
     if transition is not None and transition in ticket_type.transition_by_id:
         names += ticket_type.transition_by_id[transition].form
     elif not creating and state is not None and state in ticket_type.state_by_id:
         edit = ticket_type.state_by_id[state].edit
-        names += [name for role in role_set for name in edit.get(role, ())]
+        editable = {name for role in role_set for name in edit.get(role, ())}
+        names += [spec.id for spec in ticket_type.fields if spec.id in editable]
     by_id = ticket_type.field_by_id
-    # A list comprehension, not a generator: no frame to resume for every field.
-    return tuple([
+    return tuple(
         name for name in dict.fromkeys(names)
-        # Most fields are not restricted to roles: `visible_to is None` answers those
-        # without a call (here and below); the rule itself stays in engine.flow.may_see.
-        if (spec := by_id[name]).compute is None
-        and (spec.visible_to is None or may_see(spec, role_set))
-    ])
+        if by_id[name].compute is None and may_see(by_id[name], role_set)
+    )
 
 
 def visible_fields(
@@ -197,7 +212,7 @@ def _accept_submitted(
     """
     accepted: dict[str, Any] = {}
     by_id = ticket_type.field_by_id
-    in_form = frozenset(form)  # a form is short, but `in` on a tuple is a scan per field
+    in_form = _form_set(ticket_type, form)
     for name, value in submission.items():
         spec = by_id.get(name)
         if spec is None or not (spec.visible_to is None or may_see(spec, roles)):

@@ -146,12 +146,16 @@ class Field:
     def computed(self) -> bool:
         return self.compute is not None
 
-    @property
-    def option_values(self) -> frozenset[str]:
-        """Every value the field may take (for a dependent list: under any parent value)."""
+    # Every value the field may take (for a dependent list: under any parent value);
+    # derived once here because value checks ask on every submission.
+    option_values: frozenset[str] = field(init=False, default=frozenset(), compare=False)
+
+    def __post_init__(self) -> None:
         if self.dependent_options is not None:
-            return frozenset(o.value for opts in self.dependent_options.values() for o in opts)
-        return frozenset(o.value for o in self.options)
+            values = frozenset(o.value for opts in self.dependent_options.values() for o in opts)
+        else:
+            values = frozenset(o.value for o in self.options)
+        object.__setattr__(self, "option_values", values)
 
     def options_for(self, parent_value: Any) -> tuple[Option, ...]:
         """The options offered given the parent's value (dependent lists), else all options."""
@@ -236,6 +240,9 @@ class TicketType:
         )
 
     field_by_id: Mapping[str, Field] = field(init=False, repr=False, compare=False)
+    # Derived answers that depend only on the immutable model (e.g. which fields a form
+    # has for a state, transition and set of roles), filled in on first use.
+    memo: dict[Any, Any] = field(init=False, repr=False, compare=False, default_factory=dict)
     state_by_id: Mapping[str, State] = field(init=False, repr=False, compare=False)
     transition_by_id: Mapping[str, Transition] = field(init=False, repr=False, compare=False)
 

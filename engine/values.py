@@ -37,15 +37,19 @@ _INFINITIES = (float("inf"), float("-inf"))
 _FILE_KEYS = frozenset({"name", "size", "content_type", "id"})
 
 
+_CONTAINERS = (str, list, dict)
+
+
 def is_empty(value: Any) -> bool:
     """No value: null, empty text, an empty list or map."""
-    return value is None or value == "" or value == [] or value == {}
+    return value is None or (value.__class__ in _CONTAINERS and not value)
 
 
 def normalize(value: Any) -> Any:
     """`""`, `[]` and `{}` become `None`; anything else is returned as it is."""
-    # is_empty, inlined: this runs for every submitted value and table cell.
-    return None if value is None or value == "" or value == [] or value == {} else value
+    # is_empty, inlined: this runs for every submitted value and table cell. Only the
+    # exact container types count (a bool or 0 is a value, not "empty").
+    return None if value is None or (value.__class__ in _CONTAINERS and not value) else value
 
 
 @cache
@@ -210,22 +214,10 @@ def _plain(number: float) -> int | float:
     return int(number) if float(number).is_integer() else number
 
 
-def _is_option(field: Field, value: str) -> bool:
-    # The same answer as `value in field.option_values`, without building that set on
-    # every call (the model does not keep it).
-    lists = (field.options,) if field.dependent_options is None else (
-        field.dependent_options.values())
-    for options in lists:
-        for option in options:
-            if option.value == value:
-                return True
-    return False
-
-
 def _check_choice(field: Field, value: Any, language: str, path: str, owner: str) -> Any:
     if type(value) is not str:
         return _wrong_type(field, language, path, owner, "text")
-    if _is_option(field, value):
+    if value in field.option_values:
         return NO_PROBLEMS
     return [problem(ProblemCode.NOT_AN_OPTION, owner, path, language,
                     label=_label(field, language), value=value)]

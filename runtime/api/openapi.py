@@ -54,6 +54,13 @@ SCHEMAS: dict[str, Schema] = {
         "current": {"description": "On a 409 about a ticket: the ticket as it is now.",
                     "oneOf": [ref("Ticket"), {"type": "null"}]},
     }, ("code", "message", "details"), extra=True)}, ("error",)),
+    "SurveyAnswer": _obj({
+        "csat": {"type": "integer", "minimum": 1, "maximum": 5,
+                 "description": "Satisfaction, 1 (poor) to 5 (excellent)."},
+        "nps": {"type": ["integer", "null"], "minimum": 0, "maximum": 10,
+                "description": "How likely to recommend us, 0 to 10."},
+        "comment": {"type": ["string", "null"], "maxLength": 2000},
+    }, ("csat",)),
     "Problem": {"type": "object", "additionalProperties": True,
                 "description": "One problem: a field (`field`, `path`), a query parameter "
                                "(`parameter`) or a definition issue (`pointer`, `line`).",
@@ -393,8 +400,37 @@ def _accounts() -> dict[str, Any]:
     }
 
 
+def _surveys() -> dict[str, Any]:
+    answered = ("200", _json_response("Thank you.", _obj({"answered": {"type": "boolean"}},
+                                                          ("answered",))))
+    answer = _body(ref("SurveyAnswer"))
+    by_link = operation("Answer a survey through its one-time link", "answerSurveyByLink",
+                        "surveys", answered, body=answer, public=True)
+    by_link["responses"].update(_error_responses((400, 404, 409, 413, 415, 422)))
+    return {
+        "/surveys/{token}": {
+            "parameters": [_path_param("token", _string(200), "The link's secret.")],
+            "post": by_link,
+        },
+        "/tickets/{number}/survey": {
+            "parameters": [NUMBER],
+            "post": operation("The requester answers the ticket's survey", "answerSurvey",
+                              "surveys", answered, (400, 403, 404, 409, 413, 415, 422),
+                              body=answer),
+        },
+        "/tickets/{number}/survey/link": {
+            "parameters": [NUMBER],
+            "post": operation("A fresh one-time survey link for the requester", "surveyLink",
+                              "surveys", ("201", _json_response("The link (shown once).", _obj(
+                                  {"token": _string(), "path": _string()},
+                                  ("token", "path")))), (404,)),
+        },
+    }
+
+
 def _document() -> dict[str, Any]:
-    paths = {**_tickets(), **_files(), **_definitions(), **_accounts(), "/openapi.json": {
+    paths = {**_tickets(), **_files(), **_definitions(), **_accounts(), **_surveys(),
+             "/openapi.json": {
         "get": operation("This document", "openapi", "meta", (
             "200", _json_response("OpenAPI 3.1.", {"type": "object"})), public=True)}}
     return {
