@@ -48,7 +48,13 @@ def local_registry() -> Registry:
 
 def _re2_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
     # Linear-time matching: an admin's pattern cannot make a submission hang.
-    if isinstance(instance, str) and _compiled_pattern(pattern).search(instance) is None:
+    if not isinstance(instance, str):
+        return
+    try:
+        found = _compiled_pattern(pattern).search(instance) is not None
+    except UnicodeEncodeError:
+        found = False  # lone surrogates are not text: nothing can match them
+    if not found:
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 

@@ -73,11 +73,15 @@ def pattern_search(pattern: str) -> Callable[[str], bool]:
     regexp = compiled_pattern(pattern)
     raw = getattr(regexp, "_regexp", None)
     anchor = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
-    if raw is None or anchor is None or not hasattr(raw, "Match"):
-        return lambda text: regexp.search(text) is not None
+    public = raw is None or anchor is None or not hasattr(raw, "Match")
 
     def found(text: str) -> bool:
-        encoded = text.encode("utf-8")
+        try:
+            if public:
+                return regexp.search(text) is not None
+            encoded = text.encode("utf-8")
+        except UnicodeEncodeError:
+            return False  # lone surrogates are not text: nothing can match them
         return raw.Match(anchor, encoded, 0, len(encoded))[0] != _NOT_FOUND
 
     return found

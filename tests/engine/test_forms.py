@@ -19,6 +19,7 @@ VALUES = [
     ("{id: f, type: string, pattern: '^[A-Z]{3}-[0-9]+$'}", "ABC-12", []),
     ("{id: f, type: string, pattern: '^[A-Z]{3}-[0-9]+$'}", "abc-12", ["pattern-mismatch"]),
     ("{id: f, type: string, pattern: '^(a+)+$'}", "a" * 250 + "!", ["pattern-mismatch"]),
+    ("{id: f, type: string, pattern: '^[A-Z]+$'}", "\ud800X", ["pattern-mismatch"]),
     ("{id: f, type: text}", "line\nline", []),
     ("{id: f, type: text}", "x" * 10001, ["too-long"]),
     ("{id: f, type: number}", 3.25, []),
