@@ -182,8 +182,11 @@ def decide(
                                     reason=error.reason))
             return Decision(tuple(problems), effective, {}, visible, required, form,
                             dropped=dropped)
-    changes = {k: v for k, v in effective.items() if current.get(k) != v}
-    changes.update({k: None for k in current if k not in effective})
+    if current:
+        changes = {k: v for k, v in effective.items() if current.get(k) != v}
+        changes.update({k: None for k in current if k not in effective})
+    else:
+        changes = dict(effective)  # a new ticket: everything is a change
     return Decision((), effective, changes, visible, required, form, None, branch, dropped)
 
 
@@ -213,23 +216,23 @@ def _accept_submitted(
     accepted: dict[str, Any] = {}
     by_id = ticket_type.field_by_id
     in_form = _form_set(ticket_type, form)
+    table = FieldType.TABLE
     for name, value in submission.items():
+        if name in in_form:  # form fields are never computed and always visible to roles
+            value = normalize(value)
+            if value.__class__ is list and by_id[name].type is table:
+                value = _normalize_rows(by_id[name], value)
+            accepted[name] = value
+            continue
         spec = by_id.get(name)
-        if spec is None or not (spec.visible_to is None or may_see(spec, roles)):
+        if spec is None or not may_see(spec, roles):
             # A field hidden from these roles is reported exactly like one that does not
             # exist, so an error never reveals it.
             problems.append(problem(ProblemCode.UNKNOWN_FIELD, str(name), f"/{name}", language,
                                     name=name))
-        elif spec.compute is not None:
-            continue
-        elif name not in in_form:
+        elif spec.compute is None:
             problems.append(problem(ProblemCode.NOT_EDITABLE, name, f"/{name}", language,
                                     label=spec.label.text(language)))
-        else:
-            value = normalize(value)
-            if spec.type is FieldType.TABLE and isinstance(value, list):
-                value = _normalize_rows(spec, value)
-            accepted[name] = value
     return accepted
 
 
