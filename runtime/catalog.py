@@ -1,25 +1,86 @@
 """Compiled ticket types by definition version.
 
-Published versions never change, so a compiled version can be kept for the life of the
-process; the cache holds derived data only and is never needed for correctness.
+Published versions never change, so a compiled version is kept for the life of the
+process, keyed by the version's id; the cache holds derived data only and is never
+needed for correctness. Lookups read only ids and numbers, not the source text, except
+the first time a version is compiled in this process.
 """
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass
 from functools import lru_cache
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from engine.compile import compile_source
 from engine.model import TicketType
 from engine.source import parse_text
-from runtime.models import DefinitionVersion
+from runtime.models import Definition, DefinitionVersion, VersionStatus
+from runtime.services.errors import NotFound
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A published version, compiled."""
+
+    version_id: int
+    definition_id: int
+    key: str
+    version: int
+    ticket_type: TicketType
+
+
+# Keyed by database and version id: ids are only unique within one database, and a
+# process (a test run, say) may talk to several.
+_compiled: dict[tuple[str, int], Compiled] = {}
+_lock = threading.Lock()
 
 
 @lru_cache(maxsize=512)
-def _compile(version_id: int, source: str, source_format: str, name: str) -> TicketType:
+def _compile(source: str, source_format: str, name: str) -> TicketType:
     return compile_source(parse_text(source, name, json_format=source_format == "json"))
 
 
+def compiled_version(session: Session, version_id: int) -> Compiled:
+    """The compiled version with this id (compiled once per process)."""
+    cache_key = (str(session.get_bind().url), version_id)
+    found = _compiled.get(cache_key)
+    if found is not None:
+        return found
+    row = session.execute(
+        select(DefinitionVersion.definition_id, DefinitionVersion.version,
+               DefinitionVersion.source, DefinitionVersion.source_format, Definition.key)
+        .join(Definition).where(DefinitionVersion.id == version_id)).one()
+    name = f"{row.key}@{row.version}.{row.source_format}"
+    found = Compiled(version_id, row.definition_id, row.key, row.version,
+                     _compile(row.source, row.source_format, name))
+    with _lock:
+        _compiled.setdefault(cache_key, found)
+    return found
+
+
+_LATEST = (select(DefinitionVersion.id).join(Definition)
+           .where(Definition.key == bindparam("key"),
+                  DefinitionVersion.status == VersionStatus.PUBLISHED)
+           .order_by(DefinitionVersion.version.desc()).limit(1))
+
+
+def latest_published(session: Session, key: str) -> Compiled:
+    """The newest published version of a ticket type (what new tickets are created under).
+
+    One small indexed query every time, so a version published by another process is
+    used at once.
+    """
+    version_id = session.connection().execute(_LATEST, {"key": key}).scalar()
+    if version_id is None:
+        raise NotFound(f"there is no ticket type '{key}'")
+    return compiled_version(session, version_id)
+
+
 def ticket_type_of(version: DefinitionVersion) -> TicketType:
-    """The compiled ticket type of a stored version (compiled once per process)."""
+    """The compiled ticket type of a stored version row."""
     name = f"{version.definition.key}@{version.version}.{version.source_format}"
-    return _compile(version.id, version.source, version.source_format, name)
+    return _compile(version.source, version.source_format, name)
