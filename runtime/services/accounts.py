@@ -16,8 +16,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from runtime import policy
@@ -188,14 +189,46 @@ def log_out(db: Database, request: Request, session_id: str) -> None:
         record(session, request, EventKind.LOGOUT, {})
 
 
-def user_for_session(db: Database, session_id: str) -> User | None:
+@dataclass(frozen=True)
+class Caller:
+    """Who is behind a request: the actor, and the name pages greet them with."""
+
+    actor: Actor
+    display_name: str
+
+
+# Every request resolves its caller, so these are prepared once and read with Core.
+_CALLER_COLUMNS = (User.id, User.username, User.role, User.language, User.display_name)
+_SESSION_CALLER = (select(*_CALLER_COLUMNS).join(UserSession, UserSession.user_id == User.id)
+                   .where(UserSession.id == bindparam("session_id"),
+                          UserSession.revoked_at.is_(None), User.active.is_(True)))
+_TOKEN_CALLER = (select(*_CALLER_COLUMNS, ApiToken.expires_at)
+                 .join(ApiToken, ApiToken.user_id == User.id)
+                 .where(ApiToken.token_hash == bindparam("token_hash"),
+                        ApiToken.revoked_at.is_(None), User.active.is_(True)))
+_TEAMS_OF = select(Membership.team_id).where(Membership.user_id == bindparam("user_id"))
+
+
+def _caller(connection: Any, row: Any) -> Caller:
+    teams = frozenset(connection.execute(_TEAMS_OF, {"user_id": row.id}).scalars())
+    return Caller(Actor(row.id, row.username, Role(row.role), teams, row.language),
+                  row.display_name)
+
+
+def caller_for_session(db: Database, session_id: str) -> Caller | None:
     """The active user behind a live browser session, or None."""
-    with db.read() as session:
-        row = session.get(UserSession, session_id)
-        if row is None or row.revoked_at is not None:
+    with db.connect() as connection:
+        row = connection.execute(_SESSION_CALLER, {"session_id": session_id}).first()
+        return _caller(connection, row) if row is not None else None
+
+
+def caller_for_token(db: Database, token: str, now: datetime) -> Caller | None:
+    """The active user an unexpired, unrevoked API token belongs to, or None."""
+    with db.connect() as connection:
+        row = connection.execute(_TOKEN_CALLER, {"token_hash": _token_hash(token)}).first()
+        if row is None or (row.expires_at is not None and row.expires_at <= now):
             return None
-        user = session.get(User, row.user_id)
-        return user if user is not None and user.active else None
+        return _caller(connection, row)
 
 
 def _revoke_sessions(session: Session, user_id: int, now: datetime) -> None:
@@ -304,10 +337,8 @@ def revoke_token(db: Database, request: Request, token_id: int) -> None:
 
 def user_for_token(db: Database, token: str, now: datetime) -> User | None:
     """The active user an unexpired, unrevoked token belongs to, or None."""
+    caller = caller_for_token(db, token, now)
+    if caller is None:
+        return None
     with db.read() as session:
-        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
-        if row is None or row.revoked_at is not None or (
-                row.expires_at is not None and row.expires_at <= now):
-            return None
-        user = session.get(User, row.user_id)
-        return user if user is not None and user.active else None
+        return session.get(User, caller.actor.user_id)

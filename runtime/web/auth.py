@@ -59,13 +59,13 @@ def _login_form(target: str, *, status: int = 200, error: str | None = None,
 
 def _start_session(session_id: str) -> bool:
     """Log this browser in as the live session `session_id` (False if it is gone)."""
-    user = accounts.user_for_session(runtime().db, session_id)
-    if user is None:
+    caller = accounts.caller_for_session(runtime().db, session_id)
+    if caller is None:
         return False
     # A fresh Flask session: nothing from before the login (a planted CSRF token, say)
     # carries over into it.
     session.clear()
-    login_user(Identity(user, session_id))
+    login_user(Identity(caller, session_id))
     return True
 
 

@@ -7,7 +7,6 @@ from flask import Flask, request
 from flask_login import LoginManager, UserMixin
 
 from runtime.context import Actor
-from runtime.models import User
 from runtime.services import accounts
 from runtime.web.context import runtime
 
@@ -18,11 +17,12 @@ class Identity(UserMixin):
     """The logged-in user as flask-login sees it. `get_id` is the session row's id, so
     revoking that row (logout, disable, password change) ends this login everywhere."""
 
-    def __init__(self, user: User, session_id: str | None, via_token: bool = False) -> None:
-        self.actor: Actor = accounts.actor_for(user)
+    def __init__(self, caller: accounts.Caller, session_id: str | None,
+                 via_token: bool = False) -> None:
+        self.actor: Actor = caller.actor
         self.session_id = session_id
         self.via_token = via_token
-        self.display_name = user.display_name
+        self.display_name = caller.display_name
 
     def get_id(self) -> str | None:
         return self.session_id
@@ -30,8 +30,8 @@ class Identity(UserMixin):
 
 @login_manager.user_loader
 def _load_session(session_id: str) -> Identity | None:
-    user = accounts.user_for_session(runtime().db, session_id)
-    return Identity(user, session_id) if user is not None else None
+    caller = accounts.caller_for_session(runtime().db, session_id)
+    return Identity(caller, session_id) if caller is not None else None
 
 
 @login_manager.request_loader
@@ -40,8 +40,8 @@ def _load_token(_request: object) -> Identity | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    user = accounts.user_for_token(runtime().db, token.strip(), runtime().clock())
-    return Identity(user, None, via_token=True) if user is not None else None
+    caller = accounts.caller_for_token(runtime().db, token.strip(), runtime().clock())
+    return Identity(caller, None, via_token=True) if caller is not None else None
 
 
 def init_app(app: Flask) -> None:

@@ -370,8 +370,8 @@ def _broken(database: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
                                ConnectionRefusedError("connection refused"))
 
     with monkeypatch.context() as patch:
-        patch.setattr(database, "read", fail)
-        patch.setattr(database, "write", fail)
+        for method in ("read", "write", "connect"):
+            patch.setattr(database, method, fail)
         yield
 
 
