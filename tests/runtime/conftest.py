@@ -53,6 +53,13 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests hash passwords with a smaller scrypt cost (the stored hash records its own
+    parameters, so verification is unchanged); production keeps `accounts.SCRYPT`."""
+    monkeypatch.setattr(accounts, "SCRYPT", {"n": 2**8, "r": 8, "p": 1})
+
+
 def _pg_available() -> str | None:
     try:
         engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
