@@ -114,6 +114,10 @@ def can_manage_users(actor: Actor) -> bool:
     return actor.is_admin
 
 
+def can_read_audit_log(actor: Actor) -> bool:
+    return actor.is_admin
+
+
 def can_choose_requester(actor: Actor) -> bool:
     """Staff may open a ticket on someone's behalf (a phone call, a walk-in)."""
     return actor.is_staff

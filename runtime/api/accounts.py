@@ -9,11 +9,10 @@ import re
 
 from flask import Response, jsonify
 
-from runtime.api import directory
 from runtime.api.blueprint import api, db
-from runtime.api.inputs import Members, json_body
+from runtime.api.inputs import Members, bounded_int, json_body, query, text_parameter
 from runtime.models import Role
-from runtime.services import accounts
+from runtime.services import accounts, audit, directory
 from runtime.web.context import service_request
 
 # The shapes @mentions and user fields accept; keys as in definitions.
@@ -56,6 +55,36 @@ def create_user() -> tuple[Response, int]:
                                 password=password, display_name=display_name, email=email,
                                 language=language, teams=tuple(teams))
     return jsonify({"user": directory.user_info(user).to_dict()}), 201
+
+
+@api.patch("/users/<username>")
+def change_user(username: str) -> Response:
+    """Disable or re-enable a user, change their role and teams (admins); recorded."""
+    service = service_request()
+    members = Members(json_body(), ("active", "role", "teams"))
+    active = members.boolean("active")
+    role = members.choice("role", ROLES)
+    teams = members.strings("teams") if "teams" in members.body else None
+    members.done()
+    if active is not None:
+        accounts.set_active(db(), service, username, active)
+    if role is not None or teams is not None:
+        current = directory.user_named(db(), service, username)
+        accounts.set_role(db(), service, username, Role(str(role or current.role)),
+                          tuple(teams) if teams is not None else None)
+    return jsonify({"user": directory.user_named(db(), service, username).to_dict()})
+
+
+@api.get("/audit")
+def audit_log() -> Response:
+    """Every event, newest first (admins): changes, logins, publications, role changes."""
+    parameters = query({"kind": text_parameter(40), "actor": text_parameter(150),
+                        "before": bounded_int(1, MAX_ID), "limit": bounded_int(1, 200)})
+    page = audit.entries(db(), service_request(), kind=parameters.get("kind"),
+                         actor=parameters.get("actor"), before=parameters.get("before"),
+                         limit=parameters.get("limit") or 50)
+    return jsonify({"items": [entry.to_dict() for entry in page.items],
+                    "next_before": page.next_cursor})
 
 
 @api.get("/teams")

@@ -133,6 +133,16 @@ SCHEMAS: dict[str, Schema] = {
     "DefinitionSource": _obj({"source": _string(1_000_000),
                               "format": {"enum": ["yaml", "json"], "default": "yaml"}},
                              ("source",)),
+    "UserChange": _obj({
+        "active": {"type": ["boolean", "null"]},
+        "role": {"enum": ["admin", "supervisor", "agent", "requester", None]},
+        "teams": {"type": ["array", "null"], "items": _string(64)},
+    }),
+    "AuditEntry": _obj({
+        "id": {"type": "integer"}, "kind": _string(), "at": INSTANT,
+        "actor": NULLABLE_STRING, "address": NULLABLE_STRING, "ticket": NULLABLE_STRING,
+        "data": {"type": "object"},
+    }, ("id", "kind", "at", "actor", "address", "ticket", "data")),
     "NewUser": _obj({
         "username": _string(150, pattern="^[A-Za-z0-9_.-]{1,150}$"),
         "role": {"enum": ["admin", "supervisor", "agent", "requester"]},
@@ -376,6 +386,28 @@ def _accounts() -> dict[str, Any]:
             "post": operation("Add a user", "createUser", "accounts",
                               ("201", _json_response("The new user.", user)),
                               (400, 403, 409, 413, 415, 422), body=_body(ref("NewUser"))),
+        },
+        "/users/{username}": {
+            "parameters": [_path_param("username", _string(150), "The user's name.")],
+            "patch": operation("Disable or enable a user, change role and teams (admins)",
+                               "changeUser", "accounts",
+                               ("200", _json_response("The user now.", user)),
+                               (400, 403, 404, 413, 415, 422), body=_body(ref("UserChange"))),
+        },
+        "/audit": {
+            "get": operation("The audit log, newest first (admins)", "auditLog", "accounts", (
+                "200", _json_response("Events.", _obj({
+                    "items": {"type": "array", "items": ref("AuditEntry")},
+                    "next_before": {"type": ["integer", "null"]}}, ("items", "next_before")))),
+                (400, 403), [
+                    _query("kind", _string(40), "Only events of this kind."),
+                    _query("actor", _string(150), "Only events by this user."),
+                    _query("before", {"type": "integer", "minimum": 1,
+                                      "maximum": 2**63 - 1},
+                           "Events older than this id (the previous page's next_before)."),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 200},
+                           "Page size (default 50)."),
+                ]),
         },
         "/teams": {
             "get": operation("List teams", "listTeams", "accounts", ("200", _json_response(

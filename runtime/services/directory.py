@@ -1,9 +1,5 @@
-"""Read-only account queries the API needs: who am I, the users and the teams.
-
-These are service functions (they take the database and a service `Request`, ask the
-policy, return plain data), kept here only because `runtime/services/accounts.py` has
-no listing yet; they belong there, next to `create_user` and `create_team`.
-"""
+"""Read-only account queries: who am I, the users and the teams, as each caller may see
+them (the policy decides; rows never leave with their password hashes)."""
 
 from __future__ import annotations
 
@@ -12,10 +8,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from runtime import policy
 from runtime.context import Request
 from runtime.db import Database
 from runtime.models import Role, Team, User
-from runtime.services.errors import Forbidden
+from runtime.services.errors import Forbidden, NotFound
 
 MAX_LISTED = 1000
 
@@ -59,6 +56,17 @@ def me(db: Database, request: Request) -> UserInfo:
     with db.read() as session:
         user = session.get(User, request.actor.user_id)
         assert user is not None  # the identity was loaded from this row a moment ago
+        return user_info(user)
+
+
+def user_named(db: Database, request: Request, username: str) -> UserInfo:
+    """One user, for an administrator (others: as if it did not exist)."""
+    if not policy.can_manage_users(request.actor):
+        raise NotFound(f"there is no user '{username}'")
+    with db.read() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFound(f"there is no user '{username}'")
         return user_info(user)
 
 
