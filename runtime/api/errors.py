@@ -16,17 +16,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from runtime.services.errors import ServiceError
+from runtime.services.errors import HTTP_CODES, ServiceError
 
-# Stable codes for the HTTP errors Werkzeug raises on its own.
-HTTP_CODES = {
-    400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
-    405: "method-not-allowed", 406: "not-acceptable", 409: "conflict", 411: "length-required",
-    412: "precondition-failed", 413: "too-large", 414: "uri-too-long",
-    415: "unsupported-media-type", 416: "range-not-satisfiable", 422: "invalid",
-    429: "too-many-requests", 431: "headers-too-large", 501: "not-implemented",
-    503: "unavailable",
-}
 RETRY_AFTER_SECONDS = "5"
 
 

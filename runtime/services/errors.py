@@ -8,6 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+# Stable codes for the HTTP errors the web stack raises on its own (pages and API alike).
+HTTP_CODES = {
+    400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
+    405: "method-not-allowed", 406: "not-acceptable", 409: "conflict", 411: "length-required",
+    412: "precondition-failed", 413: "too-large", 414: "uri-too-long",
+    415: "unsupported-media-type", 416: "range-not-satisfiable", 422: "invalid",
+    429: "too-many-requests", 431: "headers-too-large", 501: "not-implemented",
+    503: "unavailable",
+}
+
 
 class ServiceError(Exception):
     status = 400

@@ -350,6 +350,27 @@ def _requester(session: Session, request: Request, username: str | None) -> tupl
 # --- changing ------------------------------------------------------------------------
 
 
+def _decide_change(session: Session, request: Request, loaded: _Loaded,
+                   values: dict[str, Any], transition: str | None
+                   ) -> tuple[Decision, attachment_service.ResolvedFiles]:
+    """The engine's decision on a change to an existing ticket; refusals and problems
+    raise (nothing is written)."""
+    ticket, ticket_type = loaded.ticket, loaded.ticket_type
+    files = attachment_service.resolve_field_files(session, request, ticket_type, values,
+                                                  ticket)
+    decision = decide(ticket_type, {**values, **files.values}, roles=loaded.roles,
+                      current=ticket.data, state=ticket.state, transition=transition,
+                      language=request.actor.language)
+    if decision.refusal is not None:
+        raise _refuse(decision.refusal, transition, ticket.state,
+                      _view(session, request, loaded).to_dict())
+    if decision.problems or files.problems:
+        what = f"'{transition}'" if transition else "the change"
+        raise Invalid(f"{what} has problems; nothing was changed",
+                      details=files.problems + _problems(decision))
+    return decision, files
+
+
 def fire(db: Database, request: Request, number: str, transition: str, values: Any = None,
          *, expected_version: int | None = None) -> TicketView:
     """Fire a transition with its step form values."""
@@ -359,17 +380,7 @@ def fire(db: Database, request: Request, number: str, transition: str, values: A
 
     def work(session: Session, loaded: _Loaded) -> TicketView:
         ticket, ticket_type = loaded.ticket, loaded.ticket_type
-        files = attachment_service.resolve_field_files(session, request, ticket_type, values,
-                                                      ticket)
-        decision = decide(ticket_type, {**values, **files.values}, roles=loaded.roles,
-                          current=ticket.data, state=ticket.state, transition=transition,
-                          language=request.actor.language)
-        if decision.refusal is not None:
-            raise _refuse(decision.refusal, transition, ticket.state,
-                          _view(session, request, loaded).to_dict())
-        if decision.problems or files.problems:
-            raise Invalid(f"'{transition}' has problems; nothing was changed",
-                          details=files.problems + _problems(decision))
+        decision, files = _decide_change(session, request, loaded, values, transition)
         before = ticket.state
         spec = ticket_type.transition_by_id[transition]
         target = decision.target_state or before
@@ -404,15 +415,8 @@ def update_fields(db: Database, request: Request, number: str, values: Any,
         raise BadRequest("the values must be an object of field values")
 
     def work(session: Session, loaded: _Loaded) -> TicketView:
-        ticket, ticket_type = loaded.ticket, loaded.ticket_type
-        files = attachment_service.resolve_field_files(session, request, ticket_type, values,
-                                                      ticket)
-        decision = decide(ticket_type, {**values, **files.values}, roles=loaded.roles,
-                          current=ticket.data, state=ticket.state,
-                          language=request.actor.language)
-        if decision.problems or files.problems:
-            raise Invalid("the change has problems; nothing was changed",
-                          details=files.problems + _problems(decision))
+        ticket = loaded.ticket
+        decision, files = _decide_change(session, request, loaded, values, None)
         if decision.changes:
             ticket.data = dict(decision.values)
             ticket.updated_at = request.now

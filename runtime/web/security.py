@@ -31,7 +31,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from runtime.services.errors import BadRequest, ServiceError
+from runtime.services.errors import HTTP_CODES, BadRequest, ServiceError
 from runtime.web.pages import translate, ui_language
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -57,15 +57,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 
-# The same stable codes the API uses for Werkzeug's own HTTP errors.
-HTTP_CODES = {
-    400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
-    405: "method-not-allowed", 406: "not-acceptable", 409: "conflict", 411: "length-required",
-    412: "precondition-failed", 413: "too-large", 414: "uri-too-long",
-    415: "unsupported-media-type", 416: "range-not-satisfiable", 422: "invalid",
-    429: "too-many-requests", 431: "headers-too-large", 501: "not-implemented",
-    503: "unavailable",
-}
 INTERNAL_ERROR = "something went wrong on our side; it has been logged — try again later"
 UNAVAILABLE = "the database is not available right now; try again shortly"
 CONFLICT = "the change conflicts with a concurrent one; nothing was saved — try again"
