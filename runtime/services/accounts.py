@@ -197,20 +197,24 @@ class Caller:
     display_name: str
 
 
-# Every request resolves its caller, so these are prepared once and read with Core.
-_CALLER_COLUMNS = (User.id, User.username, User.role, User.language, User.display_name)
+# Every request resolves its caller: one prepared Core query each, one row per team the
+# user belongs to (or one row with no team).
+_CALLER_COLUMNS = (User.id, User.username, User.role, User.language, User.display_name,
+                   Membership.team_id)
 _SESSION_CALLER = (select(*_CALLER_COLUMNS).join(UserSession, UserSession.user_id == User.id)
+                   .outerjoin(Membership, Membership.user_id == User.id)
                    .where(UserSession.id == bindparam("session_id"),
                           UserSession.revoked_at.is_(None), User.active.is_(True)))
 _TOKEN_CALLER = (select(*_CALLER_COLUMNS, ApiToken.expires_at)
                  .join(ApiToken, ApiToken.user_id == User.id)
+                 .outerjoin(Membership, Membership.user_id == User.id)
                  .where(ApiToken.token_hash == bindparam("token_hash"),
                         ApiToken.revoked_at.is_(None), User.active.is_(True)))
-_TEAMS_OF = select(Membership.team_id).where(Membership.user_id == bindparam("user_id"))
 
 
-def _caller(connection: Any, row: Any) -> Caller:
-    teams = frozenset(connection.execute(_TEAMS_OF, {"user_id": row.id}).scalars())
+def _caller(rows: list[Any]) -> Caller:
+    row = rows[0]
+    teams = frozenset(r.team_id for r in rows if r.team_id is not None)
     return Caller(Actor(row.id, row.username, Role(row.role), teams, row.language),
                   row.display_name)
 
@@ -218,17 +222,17 @@ def _caller(connection: Any, row: Any) -> Caller:
 def caller_for_session(db: Database, session_id: str) -> Caller | None:
     """The active user behind a live browser session, or None."""
     with db.connect() as connection:
-        row = connection.execute(_SESSION_CALLER, {"session_id": session_id}).first()
-        return _caller(connection, row) if row is not None else None
+        rows = connection.execute(_SESSION_CALLER, {"session_id": session_id}).all()
+    return _caller(rows) if rows else None
 
 
 def caller_for_token(db: Database, token: str, now: datetime) -> Caller | None:
     """The active user an unexpired, unrevoked API token belongs to, or None."""
     with db.connect() as connection:
-        row = connection.execute(_TOKEN_CALLER, {"token_hash": _token_hash(token)}).first()
-        if row is None or (row.expires_at is not None and row.expires_at <= now):
-            return None
-        return _caller(connection, row)
+        rows = connection.execute(_TOKEN_CALLER, {"token_hash": _token_hash(token)}).all()
+    if not rows or (rows[0].expires_at is not None and rows[0].expires_at <= now):
+        return None
+    return _caller(rows)
 
 
 def _revoke_sessions(session: Session, user_id: int, now: datetime) -> None:
