@@ -13,6 +13,7 @@ row locks on counters keep concurrent writers correct.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -64,6 +65,7 @@ class Database:
     def __init__(self, url: str, **options: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **options)
+        self._local_writer = threading.RLock() if self.engine.dialect.name == "sqlite" else None
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(
             self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False
@@ -76,8 +78,20 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One write transaction: committed when the block ends, rolled back on any error."""
-        with self._write() as session, session.begin():
+        with self._writer_turn(), self._write() as session, session.begin():
             yield session
+
+    @contextmanager
+    def _writer_turn(self) -> Iterator[None]:
+        # SQLite has one writer at a time. Threads of this process queue on a lock, which
+        # wakes the next one the moment the last commits, instead of sleeping in SQLite's
+        # busy handler (1, 2, 5, 10 ... ms). Only a speed-up: other processes still wait
+        # on the database's own lock, and correctness never depends on this one.
+        if self._local_writer is None:
+            yield
+            return
+        with self._local_writer:
+            yield
 
     @contextmanager
     def read(self) -> Iterator[Session]:
