@@ -244,17 +244,23 @@ def _revoke_sessions(session: Session, user_id: int, now: datetime) -> None:
 def change_password(db: Database, request: Request, current: str, new: str) -> str:
     """Change the actor's password; every other session ends. Returns a fresh session id."""
     _check_password(new)
+    # Guessing the current password here is throttled like guessing it at the login.
+    keys = [f"user:{request.actor.username.lower()}"]
     with db.write() as session:
+        if _throttled(session, keys, request.now):
+            raise TooManyRequests("too many failed attempts; wait a few minutes and try again",
+                                  code="login-throttled")
         user = session.get(User, request.actor.user_id)
         assert user is not None
-        if not verify_password(current, user.password_hash):
-            raise Forbidden("the current password is wrong", code="bad-credentials")
-        user.password_hash = hash_password(new)
-        _revoke_sessions(session, user.id, request.now)
-        session_id = secrets.token_urlsafe(32)
-        session.add(UserSession(id=session_id, user_id=user.id, created_at=request.now))
-        record(session, request, EventKind.PASSWORD_CHANGED, {"username": user.username})
-        return session_id
+        if verify_password(current, user.password_hash):
+            user.password_hash = hash_password(new)
+            _revoke_sessions(session, user.id, request.now)
+            session_id = secrets.token_urlsafe(32)
+            session.add(UserSession(id=session_id, user_id=user.id, created_at=request.now))
+            record(session, request, EventKind.PASSWORD_CHANGED, {"username": user.username})
+            return session_id
+        _count_failure(session, keys, request.now)  # committed, then refused
+    raise Forbidden("the current password is wrong", code="bad-credentials")
 
 
 def set_active(db: Database, request: Request, username: str, active: bool) -> None:

@@ -292,3 +292,4 @@ def test_list_filters_and_keyset_pages(seed: Seed):
     assert len(found.items) == 7
     with pytest.raises(ServiceError):
         tickets.list_tickets(seed.db, agent, tickets.Filters(), cursor="not-a-cursor")
+
