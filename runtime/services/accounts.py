@@ -100,11 +100,7 @@ def create_user(db: Database, request: Request | None, *, username: str, role: R
                     password_hash=hash_password(password) if password else None)
         session.add(user)
         session.flush()
-        for key in teams:
-            team = session.scalar(select(Team).where(Team.key == key))
-            if team is None:
-                raise Invalid(f"there is no team '{key}'")
-            session.add(Membership(user_id=user.id, team_id=team.id))
+        _join_teams(session, user.id, teams)
         if request is not None:
             record(session, request, EventKind.USER_CREATED,
                    {"username": username, "role": str(role), "teams": list(teams)})
@@ -132,6 +128,21 @@ def create_team(db: Database, request: Request | None, key: str, name: str,
 
 def find_user(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username))
+
+
+def _existing_user(session: Session, username: str) -> User:
+    user = find_user(session, username)
+    if user is None:
+        raise NotFound(f"there is no user '{username}'")
+    return user
+
+
+def _join_teams(session: Session, user_id: int, keys: tuple[str, ...]) -> None:
+    for key in keys:
+        team = session.scalar(select(Team).where(Team.key == key))
+        if team is None:
+            raise Invalid(f"there is no team '{key}'")
+        session.add(Membership(user_id=user_id, team_id=team.id))
 
 
 @dataclass(frozen=True)
@@ -268,9 +279,7 @@ def set_active(db: Database, request: Request, username: str, active: bool) -> N
     if not policy.can_manage_users(request.actor):
         raise Forbidden("only administrators may disable users")
     with db.write() as session:
-        user = find_user(session, username)
-        if user is None:
-            raise NotFound(f"there is no user '{username}'")
+        user = _existing_user(session, username)
         user.active = active
         if not active:
             _revoke_sessions(session, user.id, request.now)
@@ -284,18 +293,12 @@ def set_role(db: Database, request: Request, username: str, role: Role,
     if not policy.can_manage_users(request.actor):
         raise Forbidden("only administrators may change roles")
     with db.write() as session:
-        user = find_user(session, username)
-        if user is None:
-            raise NotFound(f"there is no user '{username}'")
+        user = _existing_user(session, username)
         before = user.role
         user.role = str(role)
         if teams is not None:
             session.execute(delete(Membership).where(Membership.user_id == user.id))
-            for key in teams:
-                team = session.scalar(select(Team).where(Team.key == key))
-                if team is None:
-                    raise Invalid(f"there is no team '{key}'")
-                session.add(Membership(user_id=user.id, team_id=team.id))
+            _join_teams(session, user.id, teams)
         record(session, request, EventKind.ROLE_CHANGED, {
             "username": username, "from": before, "to": str(role),
             "teams": list(teams) if teams is not None else None})
