@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from runtime.config import Settings
 from runtime.context import Clock, system_clock
@@ -29,6 +30,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock,
         TESTING=settings.testing,
         JSON_SORT_KEYS=False,
     )
+    if settings.proxy_hops > 0:
+        # Behind a TLS-terminating proxy: the client's address (login throttling, events)
+        # and scheme (the session cookie's Secure flag) come from the proxy's headers.
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops,  # type: ignore[method-assign]
+                                x_host=hops)
     db = database or Database(settings.database_url)
     app.extensions["ticketflow"] = Runtime(settings, db, clock)
 

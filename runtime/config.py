@@ -20,21 +20,27 @@ class Settings:
     attachment_dir: Path
     max_upload_bytes: int = 25 * MIB
     max_request_bytes: int = 30 * MIB
+    # How many reverse proxies (TLS terminators) stand in front and may be believed about
+    # the client's address and scheme. 0: none — X-Forwarded-* headers are ignored,
+    # because anyone can send them.
+    proxy_hops: int = 0
     testing: bool = False
 
     @classmethod
     def from_env(cls, instance_path: Path | None = None, **overrides: Any) -> Settings:
         """Settings from `DATABASE_URL`, `TICKETFLOW_INSTANCE`, `SECRET_KEY` and
-        `TICKETFLOW_MAX_UPLOAD_MB`; the embedded default is SQLite in the instance folder."""
+        `TICKETFLOW_MAX_UPLOAD_MB`, `TICKETFLOW_PROXY_HOPS`; the embedded default is SQLite in
+        the instance folder."""
         instance = Path(instance_path or os.environ.get("TICKETFLOW_INSTANCE")
                         or DEFAULT_INSTANCE).resolve()
         instance.mkdir(parents=True, exist_ok=True)
         database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'ticketflow.db'}"
         secret_key = os.environ.get("SECRET_KEY") or _instance_secret(instance)
         upload_mb = int(os.environ.get("TICKETFLOW_MAX_UPLOAD_MB", "25"))
+        proxy_hops = int(os.environ.get("TICKETFLOW_PROXY_HOPS", "0"))
         settings = cls(database_url=database_url, instance_path=instance, secret_key=secret_key,
                        attachment_dir=instance / "attachments", max_upload_bytes=upload_mb * MIB,
-                       max_request_bytes=(upload_mb + 5) * MIB)
+                       max_request_bytes=(upload_mb + 5) * MIB, proxy_hops=proxy_hops)
         return replace(settings, **overrides)
 
 

@@ -213,6 +213,33 @@ def test_the_session_cookie_is_secure_over_https(client: FlaskClient, base_url: 
     assert ("secure" in flags) is secure
 
 
+@pytest.mark.parametrize(("hops", "secure"), [(1, True), (0, False)],
+                         ids=["trusted-proxy", "no-proxy-configured"])
+def test_forwarded_https_counts_only_behind_a_configured_proxy(
+        settings: Settings, database: Database, clock: Clock, seed: object, hops: int,
+        secure: bool) -> None:
+    from dataclasses import replace
+
+    app = create_app(replace(settings, proxy_hops=hops), clock=clock, database=database)
+    client = app.test_client()
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+    token = csrf_from(client.get("/login", headers=forwarded))
+    response = client.post("/login", headers=forwarded, data={
+        "csrf_token": token, "username": "wang", "password": PASSWORD})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    [cookie] = [header for header in response.headers.getlist("Set-Cookie")
+                if header.startswith("session=")]
+    assert ("; Secure" in cookie) is secure
+    from sqlalchemy import select
+
+    from runtime.models import Event
+
+    with database.read() as session:
+        address = session.scalar(select(Event.client_address).where(Event.kind == "login")
+                                 .order_by(Event.id.desc()).limit(1))
+    assert address == ("203.0.113.9" if hops else "127.0.0.1")
+
+
 # --- CSRF ----------------------------------------------------------------------------
 
 
