@@ -66,12 +66,9 @@ def change_user(username: str) -> Response:
     role = members.choice("role", ROLES)
     teams = members.strings("teams") if "teams" in members.body else None
     members.done()
-    if active is not None:
-        accounts.set_active(db(), service, username, active)
-    if role is not None or teams is not None:
-        current = directory.user_named(db(), service, username)
-        accounts.set_role(db(), service, username, Role(str(role or current.role)),
-                          tuple(teams) if teams is not None else None)
+    accounts.change_user(db(), service, username, active=active,
+                         role=Role(str(role)) if role is not None else None,
+                         teams=tuple(teams) if teams is not None else None)
     return jsonify({"user": directory.user_named(db(), service, username).to_dict()})
 
 

@@ -274,34 +274,35 @@ def change_password(db: Database, request: Request, current: str, new: str) -> s
     raise Forbidden("the current password is wrong", code="bad-credentials")
 
 
+def change_user(db: Database, request: Request, username: str, *,
+                active: bool | None = None, role: Role | None = None,
+                teams: tuple[str, ...] | None = None) -> None:
+    """An administrator's change to a user, in one transaction (all of it or none):
+    disabling ends their sessions and tokens at once; role and team changes are recorded."""
+    if not policy.can_manage_users(request.actor):
+        raise Forbidden("only administrators may change users")
+    with db.write() as session:
+        user = _existing_user(session, username)
+        if active is not None:
+            user.active = active
+            if not active:
+                _revoke_sessions(session, user.id, request.now)
+            record(session, request, EventKind.USER_CHANGED,
+                   {"username": username, "active": active})
+        if role is not None or teams is not None:
+            before = user.role
+            user.role = str(role or before)
+            if teams is not None:
+                session.execute(delete(Membership).where(Membership.user_id == user.id))
+                _join_teams(session, user.id, teams)
+            record(session, request, EventKind.ROLE_CHANGED, {
+                "username": username, "from": before, "to": user.role,
+                "teams": list(teams) if teams is not None else None})
+
+
 def set_active(db: Database, request: Request, username: str, active: bool) -> None:
-    """Disable (or re-enable) a user; disabling ends their sessions and tokens at once."""
-    if not policy.can_manage_users(request.actor):
-        raise Forbidden("only administrators may disable users")
-    with db.write() as session:
-        user = _existing_user(session, username)
-        user.active = active
-        if not active:
-            _revoke_sessions(session, user.id, request.now)
-        record(session, request, EventKind.USER_CHANGED,
-               {"username": username, "active": active})
-
-
-def set_role(db: Database, request: Request, username: str, role: Role,
-             teams: tuple[str, ...] | None = None) -> None:
-    """Change a user's role (and team memberships); an admin action, recorded."""
-    if not policy.can_manage_users(request.actor):
-        raise Forbidden("only administrators may change roles")
-    with db.write() as session:
-        user = _existing_user(session, username)
-        before = user.role
-        user.role = str(role)
-        if teams is not None:
-            session.execute(delete(Membership).where(Membership.user_id == user.id))
-            _join_teams(session, user.id, teams)
-        record(session, request, EventKind.ROLE_CHANGED, {
-            "username": username, "from": before, "to": str(role),
-            "teams": list(teams) if teams is not None else None})
+    """Disable (or re-enable) a user."""
+    change_user(db, request, username, active=active)
 
 
 @dataclass(frozen=True)

@@ -59,3 +59,11 @@ def test_audit_log_pages_through_every_event_for_admins_only(api: Api, client):
     ids = [e["id"] for e in first["items"] + rest["items"]]
     assert ids == sorted(ids, reverse=True)
     assert api.get("/audit?before=0", "admin").status_code == 400
+
+
+def test_a_change_that_fails_in_part_changes_nothing(api: Api):
+    refused = api.patch("/users/chen", "admin",
+                        json={"active": False, "role": "supervisor", "teams": ["nope"]})
+    assert refused.status_code == 422
+    assert api.get("/me", "chen").get_json()["user"]["active"] is True
+    assert api.get("/me", "chen").get_json()["user"]["role"] == "agent"
