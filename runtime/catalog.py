@@ -40,7 +40,9 @@ _lock = threading.Lock()
 
 
 @lru_cache(maxsize=512)
-def _compile(source: str, source_format: str, name: str) -> TicketType:
+def compile_text(source: str, source_format: str, name: str) -> TicketType:
+    """Compile definition text (YAML or JSON); identical texts are compiled once.
+    Raises `DefinitionError` with every located issue."""
     return compile_source(parse_text(source, name, json_format=source_format == "json"))
 
 
@@ -56,7 +58,7 @@ def compiled_version(session: Session, version_id: int) -> Compiled:
         .join(Definition).where(DefinitionVersion.id == version_id)).one()
     name = f"{row.key}@{row.version}.{row.source_format}"
     found = Compiled(version_id, row.definition_id, row.key, row.version,
-                     _compile(row.source, row.source_format, name))
+                     compile_text(row.source, row.source_format, name))
     with _lock:
         _compiled.setdefault(cache_key, found)
     return found
@@ -78,9 +80,3 @@ def latest_published(session: Session, key: str) -> Compiled:
     if version_id is None:
         raise NotFound(f"there is no ticket type '{key}'")
     return compiled_version(session, version_id)
-
-
-def ticket_type_of(version: DefinitionVersion) -> TicketType:
-    """The compiled ticket type of a stored version row."""
-    name = f"{version.definition.key}@{version.version}.{version.source_format}"
-    return _compile(version.source, version.source_format, name)

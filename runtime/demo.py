@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 
 import templates_library
+from runtime.catalog import latest_published
 from runtime.context import Request
 from runtime.db import Database
 from runtime.models import Role, Team, Ticket, User
@@ -256,7 +257,7 @@ def _request(db: Database, username: str, at: datetime) -> Request:
 def _seed_template(db: Database, now: datetime, report: DemoReport) -> None:
     try:
         with db.read() as session:
-            definitions.published_version(session, TICKET_TYPE)
+            latest_published(session, TICKET_TYPE)
         return
     except NotFound:
         pass

@@ -221,16 +221,13 @@ def open_file(db: Database, request: Request, storage: Path, public_id: str
 
 def _may_see_file(session: Session, request: Request, ticket_id: int, public_id: str) -> bool:
     """The ticket is visible, and the file is not only in a field hidden from the actor."""
-    from runtime.catalog import ticket_type_of
-    from runtime.models import DefinitionVersion
+    from runtime.catalog import compiled_version
 
     ticket = session.get(Ticket, ticket_id)
     roles = policy.ticket_roles(request.actor, ticket) if ticket is not None else frozenset()
     if ticket is None or not roles:
         return False
-    version = session.get(DefinitionVersion, ticket.definition_version_id)
-    assert version is not None
-    ticket_type = ticket_type_of(version)
+    ticket_type = compiled_version(session, ticket.definition_version_id).ticket_type
     holders = {name for name, value in ticket.data.items()
                if isinstance(value, list)
                and any(isinstance(v, dict) and v.get("id") == public_id for v in value)}

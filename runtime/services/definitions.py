@@ -15,10 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.errors import DefinitionError
-from engine.model import TicketType
 from engine.source import parse_text
 from runtime import policy
-from runtime.catalog import ticket_type_of
+from runtime.catalog import compile_text, compiled_version
 from runtime.context import Request
 from runtime.db import Database
 from runtime.models import Definition, DefinitionVersion, EventKind, VersionStatus
@@ -66,16 +65,10 @@ def _header(source: str, source_format: str) -> tuple[str, int]:
 def validate_source(source: str, source_format: str = "yaml") -> list[dict[str, Any]]:
     """The engine's issues with a source (empty when it compiles)."""
     try:
-        _compile(source, source_format, f"definition.{source_format}")
+        compile_text(source, source_format, f"definition.{source_format}")
     except DefinitionError as error:
         return _issues_of(error)
     return []
-
-
-def _compile(source: str, source_format: str, name: str) -> TicketType:
-    from engine.compile import compile_source
-
-    return compile_source(parse_text(source, name, json_format=source_format == "json"))
 
 
 def save_draft(db: Database, request: Request, source: str,
@@ -121,7 +114,7 @@ def publish(db: Database, request: Request, key: str) -> VersionInfo:
             raise NotFound(f"there is no draft of '{key}' to publish")
         try:
             name = f"{key}.{draft.source_format}"
-            ticket_type = _compile(draft.source, draft.source_format, name)
+            ticket_type = compile_text(draft.source, draft.source_format, name)
         except DefinitionError as error:
             raise Invalid(f"'{key}' has problems; nothing was published",
                           details=_issues_of(error)) from None
@@ -174,17 +167,6 @@ def _claim_prefix(session: Session, definition: Definition, prefix: str) -> None
     definition.number_prefix = prefix
 
 
-def published_version(session: Session, key: str) -> DefinitionVersion:
-    """The newest published version of `key` (what new tickets are created under)."""
-    version = session.scalar(
-        select(DefinitionVersion).join(Definition)
-        .where(Definition.key == key, DefinitionVersion.status == VersionStatus.PUBLISHED)
-        .order_by(DefinitionVersion.version.desc()).limit(1))
-    if version is None:
-        raise NotFound(f"there is no ticket type '{key}'")
-    return version
-
-
 def list_definitions(db: Database, request: Request) -> list[dict[str, Any]]:
     """Every ticket type with its newest published version, and whether a draft exists."""
     with db.read() as session:
@@ -198,7 +180,7 @@ def list_definitions(db: Database, request: Request) -> list[dict[str, Any]]:
             entry: dict[str, Any] = {"key": definition.key, "number_prefix":
                                      definition.number_prefix, "draft": has_draft}
             if published:
-                ticket_type = ticket_type_of(published[-1])
+                ticket_type = compiled_version(session, published[-1].id).ticket_type
                 entry.update(version=published[-1].version,
                              name=ticket_type.name.text(request.actor.language))
             result.append(entry)
