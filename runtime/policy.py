@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, false, or_, true
 from engine.flow import may_see
 from engine.model import TicketType
 from runtime.context import Actor
-from runtime.models import EventKind, Role, Ticket
+from runtime.models import Attachment, EventKind, Role, Ticket
 
 
 def ticket_roles(actor: Actor, ticket: Ticket) -> frozenset[str]:
@@ -112,6 +112,55 @@ def can_manage_definitions(actor: Actor) -> bool:
 
 def can_manage_users(actor: Actor) -> bool:
     return actor.is_admin
+
+
+def may_use_file(actor: Actor, attachment: Attachment, ticket: Ticket | None) -> bool:
+    """A file may go into a ticket's field if the actor uploaded it and no ticket uses it
+    yet, or if it already belongs to this very ticket."""
+    if attachment.ticket_id is None:
+        return attachment.uploaded_by == actor.user_id
+    return ticket is not None and attachment.ticket_id == ticket.id
+
+
+def may_download(actor: Actor, attachment: Attachment, ticket: Ticket | None,
+                 ticket_type: TicketType | None) -> bool:
+    """Your own upload; or a file of a ticket you may see, unless it sits only in fields
+    hidden from you (an ID-card scan stays as hidden as the ID-card number)."""
+    if attachment.uploaded_by == actor.user_id:
+        return True
+    roles = ticket_roles(actor, ticket) if ticket is not None else frozenset()
+    if ticket is None or ticket_type is None or not roles:
+        return False
+    holders = {name for name, value in ticket.data.items()
+               if isinstance(value, list) and any(
+                   isinstance(item, dict) and item.get("id") == attachment.public_id
+                   for item in value)}
+    # A file in no field was attached to the ticket itself and is shown on its timeline.
+    return not holders or bool(holders & set(visible_values(ticket_type, ticket.data, roles)))
+
+
+def can_answer_survey(actor: Actor, ticket: Ticket) -> bool:
+    """Only the ticket's requester rates the service (staff may not answer for them)."""
+    return ticket.requester_id == actor.user_id
+
+
+def can_list_users(actor: Actor) -> bool:
+    """Staff see colleagues (to transfer, mention, filter); requesters see nobody."""
+    return actor.is_staff
+
+
+def sees_every_user(actor: Actor) -> bool:
+    """Administrators also see requesters and disabled accounts."""
+    return actor.is_admin
+
+
+def can_list_teams(actor: Actor) -> bool:
+    return actor.is_staff
+
+
+def can_revoke_token(actor: Actor, owner_id: int) -> bool:
+    """Your own tokens; administrators: anyone's."""
+    return owner_id == actor.user_id or can_manage_users(actor)
 
 
 def can_read_audit_log(actor: Actor) -> bool:

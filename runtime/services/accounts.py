@@ -342,8 +342,7 @@ def create_token(db: Database, request: Request, name: str, *,
 def revoke_token(db: Database, request: Request, token_id: int) -> None:
     with db.write() as session:
         row = session.get(ApiToken, token_id)
-        if row is None or (row.user_id != request.actor.user_id
-                           and not policy.can_manage_users(request.actor)):
+        if row is None or not policy.can_revoke_token(request.actor, row.user_id):
             raise NotFound("there is no such token")
         row.revoked_at = row.revoked_at or request.now
         record(session, request, EventKind.TOKEN_REVOKED, {"token": token_id})

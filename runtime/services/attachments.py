@@ -163,15 +163,11 @@ def resolve_field_files(session: Session, request: Request, ticket_type: TicketT
             public_id = item.get("id") if isinstance(item, dict) else None
             row = session.scalar(select(Attachment).where(Attachment.public_id == public_id)
                                  ) if isinstance(public_id, str) else None
-            usable = row is not None and (
-                (row.ticket_id is None and row.uploaded_by == request.actor.user_id)
-                or (ticket is not None and row.ticket_id == ticket.id))
-            if not usable:
+            if row is None or not policy.may_use_file(request.actor, row, ticket):
                 resolved.problems.append({
                     "field": name, "path": f"/{name}/{index}", "code": "unknown-attachment",
                     "message": "this file was not uploaded by you, or is used elsewhere"})
                 continue
-            assert row is not None
             descriptors.append(_info(row).descriptor())
             resolved.ids.append(row.id)
         resolved.values[name] = descriptors
@@ -209,28 +205,16 @@ def open_file(db: Database, request: Request, storage: Path, public_id: str
     """A file the actor may download: their own upload, or one of a ticket they may see."""
     with db.read() as session:
         row = session.scalar(select(Attachment).where(Attachment.public_id == public_id))
-        allowed = row is not None and (
-            row.uploaded_by == request.actor.user_id
-            or (row.ticket_id is not None
-                and _may_see_file(session, request, row.ticket_id, row.public_id)))
-        if not allowed:
+        if row is None or not _may_download(session, request, row):
             raise NotFound("there is no such file")
         assert row is not None
         return blob_path(storage, row.sha256), _info(row)
 
 
-def _may_see_file(session: Session, request: Request, ticket_id: int, public_id: str) -> bool:
-    """The ticket is visible, and the file is not only in a field hidden from the actor."""
+def _may_download(session: Session, request: Request, row: Attachment) -> bool:
     from runtime.catalog import compiled_version
 
-    ticket = session.get(Ticket, ticket_id)
-    roles = policy.ticket_roles(request.actor, ticket) if ticket is not None else frozenset()
-    if ticket is None or not roles:
-        return False
-    ticket_type = compiled_version(session, ticket.definition_version_id).ticket_type
-    holders = {name for name, value in ticket.data.items()
-               if isinstance(value, list)
-               and any(isinstance(v, dict) and v.get("id") == public_id for v in value)}
-    if not holders:
-        return True  # attached to the ticket itself, shown in the timeline
-    return bool(holders & set(policy.visible_values(ticket_type, ticket.data, roles)))
+    ticket = session.get(Ticket, row.ticket_id) if row.ticket_id is not None else None
+    ticket_type = (compiled_version(session, ticket.definition_version_id).ticket_type
+                   if ticket is not None else None)
+    return policy.may_download(request.actor, row, ticket, ticket_type)

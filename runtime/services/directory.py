@@ -73,10 +73,10 @@ def user_named(db: Database, request: Request, username: str) -> UserInfo:
 def list_users(db: Database, request: Request) -> list[UserInfo]:
     """Admins see everyone; agents and supervisors see the staff (to transfer, mention
     and filter by assignee); requesters see nobody."""
-    if not request.actor.is_staff:
+    if not policy.can_list_users(request.actor):
         raise Forbidden("only staff may list users")
     query = select(User).order_by(User.username).limit(MAX_LISTED)
-    if not request.actor.is_admin:
+    if not policy.sees_every_user(request.actor):
         query = query.where(User.role != str(Role.REQUESTER), User.active)
     with db.read() as session:
         return [user_info(user) for user in session.scalars(query)]
@@ -84,7 +84,7 @@ def list_users(db: Database, request: Request) -> list[UserInfo]:
 
 def list_teams(db: Database, request: Request) -> list[TeamInfo]:
     """The teams, for staff (requesters never route tickets)."""
-    if not request.actor.is_staff:
+    if not policy.can_list_teams(request.actor):
         raise Forbidden("only staff may list teams")
     with db.read() as session:
         return [team_info(team) for team in

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from runtime import policy
 from runtime.context import Request
 from runtime.db import Database
 from runtime.models import Event, EventKind, Survey, Ticket
@@ -56,7 +57,7 @@ def issue_link(db: Database, request: Request | None, number: str) -> str:
     with db.write() as session:
         ticket = session.scalar(select(Ticket).where(Ticket.number == number))
         if ticket is None or (request is not None
-                              and ticket.requester_id != request.actor.user_id):
+                              and not policy.can_answer_survey(request.actor, ticket)):
             raise NotFound(f"there is no ticket {number}")
         survey = _open_survey(session, ticket.id)
         if survey is None:
@@ -110,7 +111,7 @@ def answer_as_requester(db: Database, request: Request, number: str, answer: Ans
     """The logged-in requester answers their ticket's open survey."""
     with db.write() as session:
         ticket = session.scalar(select(Ticket).where(Ticket.number == number))
-        if ticket is None or ticket.requester_id != request.actor.user_id:
+        if ticket is None or not policy.can_answer_survey(request.actor, ticket):
             raise NotFound(f"there is no ticket {number}")
         survey = _open_survey(session, ticket.id)
         if survey is None:
