@@ -272,11 +272,14 @@ def create(
     *,
     transition: str | None = AUTO,
     requester: str | None = None,
+    within: Callable[[Session, TicketView], None] | None = None,
 ) -> TicketView:
     """Open a ticket: validate the intake form, number it, fire the creation transition.
 
     `transition`: AUTO fires the first transition out of the initial state the creator
     may fire (the "submit" button); None leaves the ticket in the initial state.
+    `within` runs with the new ticket's view before the transaction commits, for a
+    caller whose own record must commit with the ticket (an idempotent answer).
 
     The hot path of intake, so it writes with three Core statements (counter, ticket,
     event) in one transaction instead of going through the ORM's unit of work.
@@ -322,7 +325,10 @@ def create(
             "data": {"values": data, "state": state, "transition": chosen,
                      "branch": decision.branch.condition if decision.branch else None}})
         loaded = _Loaded(ticket, compiled, policy.ticket_roles(request.actor, ticket))
-        return _view(session, request, loaded, names={requester_id: requester_name}, teams={})
+        view = _view(session, request, loaded, names={requester_id: requester_name}, teams={})
+        if within is not None:
+            within(session, view)
+        return view
 
 
 # Statements built once: executing them with parameters skips building and cache-keying
