@@ -75,7 +75,7 @@ def compile_schedule(data: Any, *, name: str = "schedule") -> AgentSchedule:
         raise DefinitionError(issues)
     compiler = _Compiler(source_map)
     calendar_data = {key: value for key, value in data.items() if key not in ("shifts", "leave")}
-    calendar = compiler.calendar({**calendar_data, "calendar": name, "hours": data["shifts"]},
+    calendar = compiler.calendar({**calendar_data, "calendar": name, "shifts": data["shifts"]},
                                  hours_key="shifts", need_work=False)
     leave = tuple(compiler.leave(item, f"/leave/{i}", calendar)
                   for i, item in enumerate(data.get("leave", ())))

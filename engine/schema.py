@@ -101,7 +101,9 @@ def _calendar_validator(part: str | None) -> Any:
     return make_validator(schema)
 
 
-def calendar_schema_issues(data: Any, source_map: SourceMap, part: str | None = None) -> list[Issue]:
+def calendar_schema_issues(
+    data: Any, source_map: SourceMap, part: str | None = None
+) -> list[Issue]:
     """Every place `data` breaks the calendar schema (or its `$defs/<part>`), located."""
     return schema_issues(data, source_map, _calendar_validator(part))
 
