@@ -99,6 +99,7 @@ class EventKind(StrEnum):
     USER_CHANGED = "user_changed"
     ROLE_CHANGED = "role_changed"
     TEAM_CHANGED = "team_changed"
+    AGENT_CHANGED = "agent_changed"
     TOKEN_CREATED = "token_created"
     TOKEN_REVOKED = "token_revoked"
     LOGIN = "login"
