@@ -100,6 +100,7 @@ class EventKind(StrEnum):
     ROLE_CHANGED = "role_changed"
     TEAM_CHANGED = "team_changed"
     AGENT_CHANGED = "agent_changed"
+    CALENDAR_SAVED = "calendar_saved"
     TOKEN_CREATED = "token_created"
     TOKEN_REVOKED = "token_revoked"
     LOGIN = "login"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from runtime.api import (
     accounts,
     agents,
+    calendars,
     definitions,
     errors,
     files,
@@ -21,4 +22,5 @@ from runtime.api.blueprint import api
 
 errors.register(api)
 
-__all__ = ["accounts", "agents", "api", "definitions", "files", "openapi", "surveys", "tickets"]
+__all__ = ["accounts", "agents", "api", "calendars", "definitions", "files", "openapi",
+           "surveys", "tickets"]

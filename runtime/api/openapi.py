@@ -154,6 +154,13 @@ SCHEMAS: dict[str, Schema] = {
                      "`{timezone, shifts: {mon: [\"09:00-18:00\"]}, leave: [{from, to}]}`"},
         "away": {"type": "boolean"},
     }),
+    "Calendar": _obj({
+        "key": _string(), "name": {"type": "object", "additionalProperties": _string()},
+        "timezone": _string(), "origin": {"enum": ["built-in", "bundled", "custom"]},
+        "updated_at": NULLABLE_INSTANT,
+    }, ("key", "name", "timezone", "origin", "updated_at")),
+    "CalendarSource": _obj({"source": _string(200_000), "format": {"enum": ["yaml", "json"]}},
+                           ("source",)),
     "TeamLead": _obj({"lead": {"type": ["string", "null"], "maxLength": 150}}),
     "AuditEntry": _obj({
         "id": {"type": "integer"}, "kind": _string(), "at": INSTANT,
@@ -460,6 +467,24 @@ def _agents() -> dict[str, Any]:
             "patch": operation("Change skills, capacity, schedule or away", "changeAgent",
                                "routing", agent, (400, 403, 404, 413, 415, 422),
                                body=_body(ref("AgentChange"))),
+        },
+        "/calendars": {
+            "get": operation("List business calendars", "listCalendars", "routing", (
+                "200", _json_response("Calendars by key.", _obj(
+                    {"items": {"type": "array", "items": ref("Calendar")}}, ("items",)))),
+                (403,)),
+        },
+        "/calendars/{key}": {
+            "parameters": [_path_param("key", _string(64), "The calendar's key.")],
+            "get": operation("A calendar and its source", "getCalendar", "routing", (
+                "200", _json_response("The calendar.", _obj({
+                    "calendar": ref("Calendar"), "source": _string(),
+                    "format": {"enum": ["yaml", "json"]}}, ("calendar", "source", "format")))),
+                (403, 404)),
+            "put": operation("Add or change a calendar (admins)", "saveCalendar", "routing", (
+                "200", _json_response("The calendar now.", _obj({"calendar": ref("Calendar")},
+                                                                ("calendar",)))),
+                (400, 403, 413, 415, 422), body=_body(ref("CalendarSource"))),
         },
         "/teams/{key}/lead": {
             "parameters": [_path_param("key", _string(64), "The team's key.")],
