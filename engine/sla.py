@@ -24,11 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from engine.calendar import BusinessCalendar, DayOff
+from engine.calendar import BusinessCalendar, DayOff, aware
 from engine.durations import Duration
 from engine.errors import EvaluationError
 from engine.model import (
@@ -239,6 +239,7 @@ def schedule(
     policy = ticket_type.sla_policy
     if policy is None:
         return SlaSchedule(None, (), ())
+    times = _in_utc(times)
     target = select_target(ticket_type, values)
     stretches = _stretches(ticket_type, times)
     clocks = []
@@ -254,6 +255,18 @@ def schedule(
 
 
 # --- clocks ----------------------------------------------------------------------------------
+
+def _in_utc(times: TicketTimes) -> TicketTimes:
+    # One zone for every instant, so timer keys and the why read the same however the
+    # caller's datetimes were zoned.
+    def utc(instant: datetime | None) -> datetime | None:
+        return None if instant is None else aware(instant).astimezone(UTC)
+
+    return TicketTimes(
+        utc(times.created_at),  # type: ignore[arg-type]
+        tuple(StateEntry(e.state, aware(e.entered_at).astimezone(UTC)) for e in times.history),
+        utc(times.first_response_at), utc(times.customer_replied_at), utc(times.responded_at))
+
 
 def _mode(ticket_type: TicketType, state: str) -> SlaMode:
     found = ticket_type.state_by_id.get(state)
