@@ -242,6 +242,10 @@ BROKEN = [
     ("unknown-subdivision", "holidays:\n",
      "public_holidays: {country: US, subdivision: ZZ}\nholidays:\n",
      "unknown-country", "/public_holidays/subdivision"),
+    ("holiday-key-typo", "name: Founders day}", "nme: Founders day}", "unknown-key",
+     "/holidays/0/nme"),
+    ("holiday-half-a-range", 'to: "2024-05-21", name: Move', "name: Move", "missing-key",
+     "/holidays/1"),
     ("zero-day-length", "holidays:\n", "day_length: 0h\nholidays:\n", "bad-duration",
      "/day_length"),
 ]
@@ -336,6 +340,15 @@ def test_adding_then_measuring_gives_the_minutes_back(cn: BusinessCalendar, star
                                                       minutes: int):
     due, _ = cn.add_business_time(start, minutes)
     assert cn.business_minutes_between(start, due) == minutes
+
+
+@settings(max_examples=100, deadline=None)
+@given(start=instants, minutes=st.integers(min_value=0, max_value=3 * 7 * 24 * 60))
+def test_measuring_back_holds_across_clock_changes(berlin: BusinessCalendar, start: datetime,
+                                                   minutes: int):
+    due, _ = berlin.add_business_time(start, minutes)
+    assert berlin.business_minutes_between(start, due) == minutes
+    assert minutes == 0 or berlin.is_working(due - timedelta(microseconds=1))
 
 
 @settings(max_examples=100, deadline=None)
