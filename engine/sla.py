@@ -148,6 +148,10 @@ class SlaWhy:
 
 @dataclass(frozen=True)
 class SlaClock:
+    """One clock of the ticket. `due_at`: when the target is (or was) used up — None
+    while paused, or when it was met before; a running clock past its due instant is
+    breached (the runtime compares with its clock). `warn_at` only while running."""
+
     kind: SlaKind
     status: ClockStatus
     started_at: datetime
