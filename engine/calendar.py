@@ -339,6 +339,12 @@ def as_data(calendar: BusinessCalendar) -> dict[str, Any]:
         "hours": {WEEKDAYS[i]: [str(r) for r in ranges]
                   for i, ranges in enumerate(calendar.week) if ranges},
     }
+    if calendar.name is not None:
+        data["name"] = calendar.name.to_data()
+    if calendar.workday_hours != (calendar.week[0] or next((r for r in calendar.week if r), ())):
+        data["workday_hours"] = [str(r) for r in calendar.workday_hours]
+    if calendar.day_length is not None:
+        data["day_length"] = f"{calendar.day_length}m"
     if calendar.country:
         data["public_holidays"] = {"country": calendar.country, "workdays":
                                    calendar.public_workdays}

@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.calendar import ALWAYS, BusinessCalendar, CalendarError, DayOffSource
+from engine.calendar import ALWAYS, BusinessCalendar, CalendarError, DayOffSource, as_data
 from engine.calendar_compile import (
     bundled_calendars,
+    compile_calendar_data,
     compile_schedule,
     load_calendar,
     loads_calendar,
@@ -283,6 +284,15 @@ def test_bundled_calendars_compile():
     us = calendars["us-business"]
     assert not us.is_working(at(us, "2025-07-04 10:00"))  # Independence Day
     assert us.is_working(at(us, "2025-07-03 10:00"))
+
+
+@pytest.mark.parametrize("text", [OFFICE, BERLIN, OFFICE + "day_length: 7h30m\n"
+                                  "workday_hours: ['10:00-16:00']\n"
+                                  "public_holidays: {country: US, subdivision: CA}\n"],
+                         ids=["office", "berlin", "everything"])
+def test_a_calendar_survives_the_round_trip_through_data(text: str):
+    calendar = loads_calendar(text)
+    assert compile_calendar_data(as_data(calendar)) == calendar
 
 
 # --- agent schedules ---------------------------------------------------------------------
