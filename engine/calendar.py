@@ -182,13 +182,13 @@ class BusinessCalendar:
 
     def local_date(self, instant: datetime) -> date:
         """The calendar's local date at `instant`."""
-        return _aware(instant).astimezone(self.zone).date()
+        return aware(instant).astimezone(self.zone).date()
 
     def intervals_from(self, instant: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Working intervals in time order, without overlaps, from the one holding
         `instant` (clipped to start there) onwards. Raises `CalendarError` when no
         working time comes for years."""
-        start = _aware(instant).astimezone(UTC)
+        start = aware(instant).astimezone(UTC)
         day = self.local_date(start) - timedelta(days=1)  # yesterday's overnight range
         covered = start
         idle = 0
@@ -209,7 +209,7 @@ class BusinessCalendar:
 
     def is_working(self, instant: datetime) -> bool:
         """Whether `instant` falls inside working time."""
-        moment = _aware(instant).astimezone(UTC)
+        moment = aware(instant).astimezone(UTC)
         today = self.local_date(moment)
         return any(lo <= moment < hi
                    for day in (today - timedelta(days=1), today)
@@ -221,7 +221,7 @@ class BusinessCalendar:
         """The instant `minutes` of business time after `start`, and the why: the span and
         the holidays it skipped. Ending exactly at the close of a working range gives
         that close (Friday 18:00), not the next opening."""
-        begin = _aware(start).astimezone(UTC)
+        begin = aware(start).astimezone(UTC)
         amount = minutes if isinstance(minutes, timedelta) else timedelta(minutes=minutes)
         remaining = amount
         end = begin
@@ -236,7 +236,7 @@ class BusinessCalendar:
 
     def business_time_between(self, a: datetime, b: datetime) -> timedelta:
         """Business time from `a` to `b` (zero when `b` is not after `a`)."""
-        begin, end = _aware(a).astimezone(UTC), _aware(b).astimezone(UTC)
+        begin, end = aware(a).astimezone(UTC), aware(b).astimezone(UTC)
         total = timedelta(0)
         if end <= begin:
             return total
@@ -284,7 +284,7 @@ class AgentSchedule:
 
     def on_leave(self, instant: datetime) -> bool:
         """Inside a leave period."""
-        moment = _aware(instant)
+        moment = aware(instant)
         return any(period.start <= moment < period.end for period in self.leave)
 
     def available(self, instant: datetime) -> bool:
@@ -323,7 +323,8 @@ def supported_countries() -> Mapping[str, list[str]]:
     return holidays.list_supported_countries()
 
 
-def _aware(instant: datetime) -> datetime:
+def aware(instant: datetime) -> datetime:
+    """`instant` itself; raises `CalendarError` when it has no time zone."""
     if not isinstance(instant, datetime) or instant.tzinfo is None \
             or instant.utcoffset() is None:
         raise CalendarError(f"{instant!r} has no time zone; pass an aware datetime")
@@ -338,6 +339,12 @@ def as_data(calendar: BusinessCalendar) -> dict[str, Any]:
         "hours": {WEEKDAYS[i]: [str(r) for r in ranges]
                   for i, ranges in enumerate(calendar.week) if ranges},
     }
+    if calendar.name is not None:
+        data["name"] = calendar.name.to_data()
+    if calendar.workday_hours != (calendar.week[0] or next((r for r in calendar.week if r), ())):
+        data["workday_hours"] = [str(r) for r in calendar.workday_hours]
+    if calendar.day_length is not None:
+        data["day_length"] = f"{calendar.day_length}m"
     if calendar.country:
         data["public_holidays"] = {"country": calendar.country, "workdays":
                                    calendar.public_workdays}

@@ -207,6 +207,11 @@ class _Compiler:
             pointer = f"/holidays/{index}"
             entry = {"date": item} if isinstance(item, str) else item
             name = entry.get("name", "holiday")
+            if ("date" in entry) == ("from" in entry or "to" in entry) \
+                    or ("from" in entry) != ("to" in entry):
+                self.report(IssueCode.MISSING_KEY, "a holiday is either {date} or {from, to}",
+                            pointer)
+                continue
             if "date" in entry:
                 day = self.date(entry["date"], f"{pointer}/date" if entry is item else pointer)
                 if day is not None:

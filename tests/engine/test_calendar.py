@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.calendar import ALWAYS, BusinessCalendar, CalendarError, DayOffSource
+from engine.calendar import ALWAYS, BusinessCalendar, CalendarError, DayOffSource, as_data
 from engine.calendar_compile import (
     bundled_calendars,
+    compile_calendar_data,
     compile_schedule,
     load_calendar,
     loads_calendar,
@@ -242,6 +243,10 @@ BROKEN = [
     ("unknown-subdivision", "holidays:\n",
      "public_holidays: {country: US, subdivision: ZZ}\nholidays:\n",
      "unknown-country", "/public_holidays/subdivision"),
+    ("holiday-key-typo", "name: Founders day}", "nme: Founders day}", "unknown-key",
+     "/holidays/0/nme"),
+    ("holiday-half-a-range", 'to: "2024-05-21", name: Move', "name: Move", "missing-key",
+     "/holidays/1"),
     ("zero-day-length", "holidays:\n", "day_length: 0h\nholidays:\n", "bad-duration",
      "/day_length"),
 ]
@@ -279,6 +284,15 @@ def test_bundled_calendars_compile():
     us = calendars["us-business"]
     assert not us.is_working(at(us, "2025-07-04 10:00"))  # Independence Day
     assert us.is_working(at(us, "2025-07-03 10:00"))
+
+
+@pytest.mark.parametrize("text", [OFFICE, BERLIN, OFFICE + "day_length: 7h30m\n"
+                                  "workday_hours: ['10:00-16:00']\n"
+                                  "public_holidays: {country: US, subdivision: CA}\n"],
+                         ids=["office", "berlin", "everything"])
+def test_a_calendar_survives_the_round_trip_through_data(text: str):
+    calendar = loads_calendar(text)
+    assert compile_calendar_data(as_data(calendar)) == calendar
 
 
 # --- agent schedules ---------------------------------------------------------------------
@@ -336,6 +350,15 @@ def test_adding_then_measuring_gives_the_minutes_back(cn: BusinessCalendar, star
                                                       minutes: int):
     due, _ = cn.add_business_time(start, minutes)
     assert cn.business_minutes_between(start, due) == minutes
+
+
+@settings(max_examples=100, deadline=None)
+@given(start=instants, minutes=st.integers(min_value=0, max_value=3 * 7 * 24 * 60))
+def test_measuring_back_holds_across_clock_changes(berlin: BusinessCalendar, start: datetime,
+                                                   minutes: int):
+    due, _ = berlin.add_business_time(start, minutes)
+    assert berlin.business_minutes_between(start, due) == minutes
+    assert minutes == 0 or berlin.is_working(due - timedelta(microseconds=1))
 
 
 @settings(max_examples=100, deadline=None)
