@@ -172,6 +172,7 @@ STORIES: tuple[Story, ...] = (
     Story("li", 20, _repair("NET-0077", "network", "software", "packet_loss",
                             "财务系统访问时丢包严重，页面经常超时。",
                             "+86 139 1000 2000", "urgent"), (
+        Step(0.2, "zhao", "transfer", "network", {"reason": "网络丢包，转网络组"}),
         Step(0.5, "sun", "claim"),
         Step(1, "sun", "internal", "@zhao 可能需要更换交换机端口，请确认是否可以停机十分钟。"),
     )),

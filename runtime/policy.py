@@ -78,6 +78,9 @@ def can_post_internal(roles: frozenset[str]) -> bool:
     return bool(roles & {"agent", "supervisor", "admin"})
 
 
+ASSIGNMENT_SEEN_BY_CUSTOMERS = ("outcome", "team", "winner")
+
+
 def visible_event(
     kind: str, data: Mapping[str, Any], ticket_type: TicketType, roles: frozenset[str]
 ) -> dict[str, Any] | None:
@@ -90,6 +93,9 @@ def visible_event(
             shown[key] = visible_values(ticket_type, shown[key], roles)
     if kind in (EventKind.TRANSFERRED, EventKind.ASSIGNED) and not can_post_internal(roles):
         shown.pop("reason", None)  # reasons for internal routing are not for customers
+    if kind == EventKind.ASSIGNED and not can_post_internal(roles):
+        # Customers learn where their ticket went, not who was on leave or how loaded.
+        shown = {key: shown.get(key) for key in ASSIGNMENT_SEEN_BY_CUSTOMERS}
     return shown
 
 

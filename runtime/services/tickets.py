@@ -22,6 +22,7 @@ from sqlalchemy import Connection, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine.assignment import SkipReason
 from engine.flow import Refusal, available_transitions, creation_transitions
 from engine.forms import Decision, decide
 from engine.model import FieldType, TicketType
@@ -39,7 +40,7 @@ from runtime.models import (
     User,
 )
 from runtime.services import attachments as attachment_service
-from runtime.services import surveys
+from runtime.services import routing, surveys
 from runtime.services.errors import (
     BadRequest,
     Conflict,
@@ -304,11 +305,14 @@ def create(
         number = _next_number(connection, compiled.definition_id, ticket_type.number_prefix)
         state = decision.target_state or ticket_type.initial_state.id
         data = dict(decision.values)
+        routed = routing.route_ticket(connection, ticket_type, data, request.now)
         columns = {
             "number": number, "ticket_type": ticket_type.id,
             "definition_version_id": compiled.version_id, "state": state,
             "title": _title(ticket_type, data, number), "data": data,
-            "requester_id": requester_id, "assignee_id": None, "team_id": None,
+            "requester_id": requester_id,
+            "assignee_id": routed.assignee_id if routed else None,
+            "team_id": routed.team_id if routed else None,
             "reopen_count": 0, "created_at": request.now, "updated_at": request.now,
             "closed_at": request.now if ticket_type.state_by_id[state].final else None,
             "version": 1,
@@ -318,14 +322,21 @@ def create(
         ticket = cast(Ticket, SimpleNamespace(
             id=connection.execute(_INSERT_TICKET, columns).scalar_one(), **columns))
         attachment_service.link(session, files.ids, ticket)
-        connection.execute(_INSERT_EVENT, {
-            "ticket_id": ticket.id, "kind": str(EventKind.CREATED),
-            "actor_id": request.actor.user_id, "at": request.now,
-            "client_address": request.address,
-            "data": {"values": data, "state": state, "transition": chosen,
-                     "branch": decision.branch.condition if decision.branch else None}})
+        events = [{"kind": str(EventKind.CREATED), "actor_id": request.actor.user_id,
+                   "data": {"values": data, "state": state, "transition": chosen,
+                            "branch": decision.branch.condition if decision.branch else None}}]
+        if routed is not None:  # decided by the definition's rules, not by the creator
+            events.append({"kind": str(EventKind.ASSIGNED), "actor_id": None,
+                           "data": routed.event_data()})
+        connection.execute(_INSERT_EVENT, [
+            {**event, "ticket_id": ticket.id, "at": request.now,
+             "client_address": request.address} for event in events])
+        names = {requester_id: requester_name}
+        if routed is not None and routed.decision.winner is not None:
+            names[routed.assignee_id or 0] = routed.decision.winner
+        teams = {routed.team_id: routed.decision.team} if routed and routed.team_id else {}
         loaded = _Loaded(ticket, compiled, policy.ticket_roles(request.actor, ticket))
-        view = _view(session, request, loaded, names={requester_id: requester_name}, teams={})
+        view = _view(session, request, loaded, names=names, teams=teams)
         if within is not None:
             within(session, view)
         return view
@@ -492,6 +503,11 @@ def claim(db: Database, request: Request, number: str, *,
             holder = _usernames(session, ticket.assignee_id).get(ticket.assignee_id)
             raise Conflict(f"ticket {number} is already taken by {holder}",
                            code="already-taken", extra={"assignee": holder})
+        refusal = routing.refusal_to_claim(session.connection(), loaded.ticket_type,
+                                           ticket.data, ticket.team_id, request.actor.user_id,
+                                           request.now)
+        if refusal is not None:
+            raise Conflict(CLAIM_REFUSALS[refusal].format(number=number), code=str(refusal))
         ticket.assignee_id = request.actor.user_id
         ticket.updated_at = request.now
         record(session, request, EventKind.CLAIMED, {"assignee": request.actor.username}, ticket)
@@ -500,6 +516,13 @@ def claim(db: Database, request: Request, number: str, *,
         return _view(session, request, loaded)
 
     return _change(db, request, number, work, expected_version)
+
+
+CLAIM_REFUSALS = {
+    SkipReason.AT_CAPACITY: "you already have as many open tickets as you may take; "
+                            "finish one before claiming {number}",
+    SkipReason.MISSING_SKILLS: "{number} needs skills your profile does not list",
+}
 
 
 def transfer(db: Database, request: Request, number: str, *, reason: Any,

@@ -70,13 +70,14 @@ def test_get_carries_the_version_as_etag(api: Api) -> None:
 
 @pytest.fixture
 def three(api: Api) -> dict[str, str]:
-    """A (li, software, claimed by wang), B (zhou, network fault, moved to team repair),
-    C (admin for li, left new): their numbers by letter."""
+    """A (li, software, routed to repair, claimed by wang), B (zhou, network fault,
+    routed to repair, transferred there again), C (admin for li, critical, left new: its
+    rule names team senior, which this installation lacks, so it stays unrouted)."""
     a = api.new_ticket("li", device="PRN-0001")["number"]
     b = api.new_ticket("zhou", device="LAP-0002", fault="network")["number"]
     c = api.post("/tickets", "admin", json={
         "ticket_type": "repair", "transition": None, "requester": "li",
-        "values": _values(device="NET-0003"),
+        "values": _values(device="NET-0003", priority="critical"),
     }).get_json()["ticket"]["number"]
     assert api.post(f"/tickets/{a}/claim", "wang").status_code == 200
     assert api.post(f"/tickets/{b}/transfer", "zhao",
@@ -98,14 +99,14 @@ LISTS = [
     ("wang", "?assignee=me", "A"),
     ("admin", "?requester=li", "CA"),
     ("li", "?requester=me", "CA"),
-    ("admin", "?team=repair", "B"),
+    ("admin", "?team=repair", "BA"),
     ("admin", "?q=lap-00", "B"),
     ("admin", "?q=REP-000001", "A"),
     ("admin", "?open=true", "CBA"),
     ("admin", "?open=false", ""),
     ("li", "", "CA"),
     ("zhou", "", "B"),
-    ("sun", "", "CA"),  # network agent: not B (team repair), but the unrouted ones
+    ("sun", "", "C"),  # network agent: not A or B (team repair), but the unrouted one
     ("wang", "?state=repairing&assignee=wang", "A"),
 ]
 
@@ -214,8 +215,8 @@ def test_timeline(api: Api) -> None:
     kinds = {user: [entry["kind"] for entry in
                     api.get(f"/tickets/{number}/timeline", user).get_json()["items"]]
              for user in ("li", "wang")}
-    assert kinds == {"li": ["created", "commented", "claimed"],
-                     "wang": ["created", "commented", "commented", "claimed"]}
+    assert kinds == {"li": ["created", "assigned", "commented", "claimed"],
+                     "wang": ["created", "assigned", "commented", "commented", "claimed"]}
 
 
 # --- who sees what -------------------------------------------------------------------

@@ -110,4 +110,4 @@ def test_download_follows_ticket_visibility(seed: Seed, storage: Path):
         attachments.attach(seed.db, seed.request("zhou"), storage, number, PDF, "x.pdf",
                            max_size=LIMIT)
     kinds = [e.kind for e in tickets.timeline(seed.db, seed.request("li"), number)]
-    assert kinds == ["created", "attached"]
+    assert kinds == ["created", "assigned", "attached"]

@@ -38,8 +38,11 @@ def test_create_numbers_routes_and_records(seed: Seed):
     assert first.values["priority"] == "normal"
     assert first.requester == "li"
     created = tickets.timeline(seed.db, seed.request("li"), first.number)
-    assert [(e.kind, e.actor) for e in created] == [("created", "li")]
+    assert [(e.kind, e.actor) for e in created] == [("created", "li"), ("assigned", None)]
     assert created[0].data["transition"] == "submit"
+    # Nobody in repair has the skills yet: the ticket waits in the team queue.
+    assert (first.team, first.assignee) == ("repair", None)
+    assert created[1].data == {"outcome": "queued", "team": "repair", "winner": None}
 
 
 def test_photos_are_required_before_submit_and_nothing_is_written(seed: Seed):
@@ -69,8 +72,9 @@ def test_a_requester_cannot_set_or_see_a_restricted_field(seed: Seed):
 
 
 @pytest.mark.parametrize(("who", "visible"), [
-    ("li", True), ("zhou", False), ("wang", True), ("sun", True), ("admin", True)],
-    ids=["requester", "other-requester", "agent", "agent-unrouted", "admin"])
+    ("li", True), ("zhou", False), ("wang", True), ("sun", False), ("admin", True)],
+    ids=["requester", "other-requester", "agent of the team", "agent of another team",
+         "admin"])
 def test_who_sees_a_new_ticket(seed: Seed, who: str, visible: bool):
     number = new_ticket(seed).number
     if visible:
@@ -117,7 +121,7 @@ def test_reopen_is_counted_and_close_opens_a_survey(seed: Seed):
     assert closed.state == "closed"
     assert closed.closed_at == seed.clock()
     kinds = [e.kind for e in tickets.timeline(seed.db, customer, number)]
-    assert kinds == ["created", "transitioned", "reopened", "transitioned", "closed"]
+    assert kinds == ["created", "assigned", "transitioned", "reopened", "transitioned", "closed"]
     with seed.db.read() as session:
         assert session.scalar(select(func.count()).select_from(Survey)) == 1
 

@@ -1,0 +1,160 @@
+"""Routing a ticket to a team and an agent: the runtime half of `engine.assignment`.
+
+The engine decides from facts; this module gathers them in the ticket's transaction —
+the team named by the matching rule, its members with their open tickets, skills,
+capacity, schedule and away switch, and the team's round-robin pointer — and stores
+what comes back: the ticket's team and assignee, the new pointer, and an `assigned`
+event carrying the whole decision (the rule, every candidate with why they were
+skipped, the winner), which the timeline shows.
+
+The pointer row is locked for the rest of the transaction (PostgreSQL: `FOR UPDATE`;
+SQLite: the writer lock taken at `BEGIN IMMEDIATE`), so concurrent creations in any
+number of processes continue one rotation instead of both picking the same agent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from engine.assignment import (
+    AssignmentDecision,
+    Candidate,
+    Outcome,
+    SkipReason,
+    assign,
+    claim_refusal,
+    route,
+)
+from engine.model import AssignmentRule, TicketType
+from runtime.models import Membership, Role, Team, TeamRotation, Ticket, User
+from runtime.services.agents import compiled_schedule
+
+STAFF_ROLES = (str(Role.AGENT), str(Role.SUPERVISOR))
+
+
+@dataclass(frozen=True)
+class Routed:
+    """Where a ticket goes: the decision, and the rows it names (ids None when the
+    ticket stays unrouted or its team does not exist in this installation)."""
+
+    decision: AssignmentDecision
+    team_id: int | None
+    assignee_id: int | None
+    lead_id: int | None
+    missing_team: str | None = None
+
+    def event_data(self) -> dict[str, Any]:
+        """The `assigned` event's payload: the engine's why, plus a missing team."""
+        data = self.decision.to_dict()
+        if self.missing_team is not None:
+            data["missing_team"] = self.missing_team
+        return data
+
+
+_TEAM = select(Team.id, Team.lead_id).where(Team.key == bindparam("key"))
+_MEMBERS = (
+    select(User.id, User.username, User.skills, User.capacity, User.schedule, User.away)
+    .join(Membership, Membership.user_id == User.id)
+    .where(Membership.team_id == bindparam("team"), User.active.is_(True),
+           User.role.in_(STAFF_ROLES)))
+_OPEN = (select(Ticket.assignee_id, func.count())
+         .where(Ticket.assignee_id.in_(bindparam("agents", expanding=True)),
+                Ticket.closed_at.is_(None))
+         .group_by(Ticket.assignee_id))
+_POINTER = (select(User.username).select_from(TeamRotation)
+            .join(User, User.id == TeamRotation.last_user_id)
+            .where(TeamRotation.team_id == bindparam("team")))
+
+
+def _open_by_priority(connection: Connection, field: str, agents: list[int]
+                      ) -> dict[int, dict[str, int]]:
+    priority = Ticket.data[field].as_string()
+    rows = connection.execute(
+        select(Ticket.assignee_id, priority, func.count())
+        .where(Ticket.assignee_id.in_(agents), Ticket.closed_at.is_(None))
+        .group_by(Ticket.assignee_id, priority)).all()
+    found: dict[int, dict[str, int]] = {}
+    for agent, value, count in rows:
+        if value is not None:
+            found.setdefault(agent, {})[value] = count
+    return found
+
+
+def candidates(connection: Connection, ticket_type: TicketType, rule: AssignmentRule,
+               team_id: int, now: datetime) -> tuple[list[Candidate], dict[str, int]]:
+    """The team's agents as the engine sees them now, and their ids by user name."""
+    members = connection.execute(_MEMBERS, {"team": team_id}).all()
+    ids = [member.id for member in members]
+    open_counts = dict(connection.execute(_OPEN, {"agents": ids}).all()) if ids else {}
+    weighted = (_open_by_priority(connection, ticket_type.priority_field, ids)
+                if ids and rule.weight_by_priority and ticket_type.priority_field else {})
+    found = []
+    for member in members:
+        schedule = compiled_schedule(member.schedule)
+        found.append(Candidate(
+            id=member.username, open_tickets=open_counts.get(member.id, 0),
+            open_by_priority=weighted.get(member.id, {}), capacity=member.capacity,
+            skills=frozenset(member.skills or ()),
+            on_shift=schedule is None or schedule.on_shift(now),
+            on_leave=schedule is not None and schedule.on_leave(now), away=member.away))
+    return found, {member.username: member.id for member in members}
+
+
+def _lock_pointer(connection: Connection, team_id: int, now: datetime) -> str | None:
+    dialect = connection.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    connection.execute(insert(TeamRotation).values(team_id=team_id, last_user_id=None,
+                                                   updated_at=now)
+                       .on_conflict_do_nothing(index_elements=["team_id"]))
+    connection.execute(select(TeamRotation.team_id)
+                       .where(TeamRotation.team_id == team_id).with_for_update())
+    return connection.execute(_POINTER, {"team": team_id}).scalar()
+
+
+def route_ticket(connection: Connection, ticket_type: TicketType, values: Mapping[str, Any],
+                 now: datetime) -> Routed | None:
+    """Decide a new (or re-routed) ticket's team and agent, and move the team's pointer.
+    None when the definition has no assignment rules at all."""
+    if not ticket_type.assignment_rules:
+        return None
+    rule, checks = route(ticket_type, values)
+    if rule is None:
+        return Routed(AssignmentDecision(Outcome.UNROUTED, rules_checked=checks),
+                      None, None, None)
+    team = connection.execute(_TEAM, {"key": rule.team}).first()
+    if team is None:
+        # The definition names a team this installation lacks: the ticket stays unrouted
+        # (visible to all staff) and the timeline says why.
+        decision = AssignmentDecision(Outcome.UNROUTED, rule=rule.index,
+                                      rule_pointer=rule.pointer, team=rule.team,
+                                      strategy=rule.strategy, rules_checked=checks)
+        return Routed(decision, None, None, None, missing_team=rule.team)
+    pointer = _lock_pointer(connection, team.id, now)
+    people, ids = candidates(connection, ticket_type, rule, team.id, now)
+    decision = replace(assign(rule, values, people, pointer), rules_checked=checks)
+    winner = ids.get(decision.winner) if decision.winner else None
+    if winner is not None:
+        connection.execute(update(TeamRotation).where(TeamRotation.team_id == team.id)
+                           .values(last_user_id=winner, updated_at=now))
+    return Routed(decision, team.id, winner, team.lead_id)
+
+
+def refusal_to_claim(connection: Connection, ticket_type: TicketType,
+                     values: Mapping[str, Any], team_id: int | None, user_id: int,
+                     now: datetime) -> SkipReason | None:
+    """Why this agent may not claim a ticket (capacity, skills), judged by the rule that
+    routed it — unless the ticket has since moved to another team than that rule's."""
+    rule, _ = route(ticket_type, values)
+    if rule is None or team_id is None:
+        return None
+    if connection.execute(select(Team.key).where(Team.id == team_id)).scalar() != rule.team:
+        return None
+    people, ids = candidates(connection, ticket_type, rule, team_id, now)
+    person = next((p for p in people if ids[p.id] == user_id), None)
+    return claim_refusal(rule, values, person) if person is not None else None
