@@ -31,7 +31,7 @@ from engine.assignment import (
     claim_refusal,
     route,
 )
-from engine.model import AssignmentRule, TicketType
+from engine.model import AssignmentRule, Strategy, TicketType
 from runtime.models import Membership, Role, Team, TeamRotation, Ticket, User
 from runtime.services.agents import compiled_schedule
 
@@ -148,10 +148,11 @@ def route_ticket(connection: Connection, ticket_type: TicketType, values: Mappin
 def refusal_to_claim(connection: Connection, ticket_type: TicketType,
                      values: Mapping[str, Any], team_id: int | None, user_id: int,
                      now: datetime) -> SkipReason | None:
-    """Why this agent may not claim a ticket (capacity, skills), judged by the rule that
-    routed it — unless the ticket has since moved to another team than that rule's."""
+    """Why this agent may not claim a ticket from a claim pool (capacity, skills), judged
+    by the pool's rule — unless the ticket has since moved to another team. Tickets that
+    wait in a queue because nobody qualified are open to any agent of the team."""
     rule, _ = route(ticket_type, values)
-    if rule is None or team_id is None:
+    if rule is None or team_id is None or rule.strategy is not Strategy.CLAIM_POOL:
         return None
     if connection.execute(select(Team.key).where(Team.id == team_id)).scalar() != rule.team:
         return None
