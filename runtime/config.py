@@ -31,8 +31,8 @@ class Settings:
     @classmethod
     def from_env(cls, instance_path: Path | None = None, **overrides: Any) -> Settings:
         """Settings from `DATABASE_URL`, `TICKETFLOW_INSTANCE`, `SECRET_KEY` and
-        `TICKETFLOW_MAX_UPLOAD_MB`, `TICKETFLOW_PROXY_HOPS`, `TICKETFLOW_TIMEZONE`; the embedded default is SQLite in
-        the instance folder."""
+        `TICKETFLOW_MAX_UPLOAD_MB`, `TICKETFLOW_PROXY_HOPS`, `TICKETFLOW_TIMEZONE`; the
+        embedded default is SQLite in the instance folder."""
         instance = Path(instance_path or os.environ.get("TICKETFLOW_INSTANCE")
                         or DEFAULT_INSTANCE).resolve()
         instance.mkdir(parents=True, exist_ok=True)
