@@ -85,8 +85,10 @@ def new(key: str) -> Response | tuple[str, int]:
     specs = [state.field for state in empty.fields]
     form, refused = store_uploads(service, specs, request.form)
     values = forminput.parse(specs, form, zone())
-    contact = {"contact_name": form.get("contact_name", ""),
-               "contact_email": form.get("contact_email", "")}
+    # Named apart from the definition's fields (a dot is never in a field id): a ticket
+    # type may well have its own `contact_email` field.
+    contact = {"contact_name": form.get("portal.name", ""),
+               "contact_email": form.get("portal.email", "")}
     try:
         if refused:
             raise Invalid("a file was refused", code="file-refused")
