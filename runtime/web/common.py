@@ -46,7 +46,8 @@ ERROR_TEXTS = {
     "already-answered": lazy_gettext("This survey was already answered. Thank you!"),
     "unknown-user": lazy_gettext("There is no such active agent."),
     "not-in-team": lazy_gettext("That agent is not a member of the team."),
-    "csrf": lazy_gettext("The page had expired: reload it and try again."),
+    "csrf": lazy_gettext("The page had expired (its CSRF token is missing or old): reload it "
+                         "and try again."),
 }
 
 

@@ -169,9 +169,23 @@ def _error_page(status: int, code: str, message: str) -> str:
         return f"<!doctype html><title>{status}</title><p>{escape(message)}</p>"
 
 
-def _page_message(code: str, message: str) -> str:
-    """The message in the page's language when the code has a translation."""
+def _too_large_text() -> str:
     from flask_babel import gettext
+
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and limit >= 1024 * 1024:
+        return gettext("The request is larger than the limit of %(mb)d MB.",
+                       mb=limit // (1024 * 1024))
+    return gettext("The request is larger than the limit.")
+
+
+def _page_message(code: str, message: str) -> str:
+    """The message in the page's language: the service's own (English) text in English,
+    which may name what is missing; a translation by its code otherwise."""
+    from flask_babel import gettext
+
+    if ui_language() == "en":
+        return message
 
     from runtime.web.common import ERROR_TEXTS
 
@@ -181,7 +195,7 @@ def _page_message(code: str, message: str) -> str:
         "internal-error": gettext("Something went wrong on our side; it has been logged. "
                                   "Try again later."),
         "unavailable": gettext("The service is not available right now; try again shortly."),
-        "too-large": gettext("The request is larger than the limit."),
+        "too-large": _too_large_text(),
     }.get(code)
     return str(known) if known is not None else message
 
