@@ -148,12 +148,12 @@ def _measure(client: Client, repeat: int, method: str, path: str,
             statistics.median(total), size)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--quick", action="store_true", help="100 tickets, 20 requests")
-    options = parser.parse_args()
+    options = parser.parse_args(argv)
     if options.quick:
         options.tickets, options.repeat = 100, 20
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

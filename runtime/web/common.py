@@ -208,11 +208,21 @@ def labels_for(ticket_type: Any, lang: str) -> Labels:
                   dict(ticket_type.field_by_id))
 
 
+def person(username: str | None) -> str:
+    """A user name as pages show it: a portal guest's generated name reads "the customer"."""
+    from runtime.services.portal import GUEST_PREFIX
+
+    if username and username.startswith(GUEST_PREFIX):
+        return _("the customer")
+    return username or ""
+
+
 def init_app(app: Flask) -> None:
     """Helpers every page template may call."""
     from engine.formschema import default_widget
     from runtime.web.forminput import display
 
+    app.jinja_env.filters["person"] = person
     app.jinja_env.globals.update(
         when=when, default_widget=default_widget, upload_limit=upload_limit,
         size_text=size_text, input_value=display, labels_for=labels_for,
