@@ -154,17 +154,18 @@ def _holder(number: str, token: str) -> Request:
                          language=ui_language(), address=request.remote_addr)
 
 
-def portal_request_for_file() -> Request | None:
-    """For a file download without a login: the requester of a ticket whose follow link
-    this browser opened (only files of those tickets are then reachable)."""
+def portal_requests_for_files() -> list[Request] | None:
+    """Without a login: the requesters of the tickets whose follow links this browser
+    opened (only their files are reachable). None for a logged-in user."""
     if _logged_in():
         return None
+    holders = []
     for number, token in (session.get(LINKS_KEY) or {}).items():
         try:
-            return _holder(number, token)
+            holders.append(_holder(number, token))
         except NotFound:
             continue
-    return None
+    return holders
 
 
 @bp.route("/follow", methods=["GET", "POST"])

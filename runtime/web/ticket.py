@@ -321,19 +321,22 @@ def upload_as(service: Any) -> tuple[Response, int]:
 
 
 def _open(public_id: str) -> tuple[Any, attachments.FileInfo]:
-    path, info = attachments.open_file(runtime().db, _file_reader(), runtime().settings
-                                       .attachment_dir, public_id)
-    if not path.is_file():
-        raise NotFound("the file's content is no longer stored")
-    return path, info
+    """The file, if the logged-in user may see it — or, without a login, the requester of
+    one of the tickets whose follow link this browser opened (the portal remembers them)."""
+    from runtime.web.portal import portal_requests_for_files
 
-
-def _file_reader() -> Any:
-    """The request a download is made as: the logged-in user, or a follow-link holder
-    whose link this browser opened (the portal keeps the ticket's link in the session)."""
-    from runtime.web.portal import portal_request_for_file
-
-    return portal_request_for_file() or ui_request()
+    settings = runtime().settings
+    readers = portal_requests_for_files()
+    for reader in readers if readers is not None else [ui_request()]:
+        try:
+            path, info = attachments.open_file(runtime().db, reader, settings.attachment_dir,
+                                               public_id)
+        except NotFound:
+            continue
+        if not path.is_file():
+            raise NotFound("the file's content is no longer stored")
+        return path, info
+    raise NotFound("there is no such file")
 
 
 @bp.get("/files/<public_id>")

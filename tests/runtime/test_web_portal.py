@@ -147,3 +147,18 @@ def test_the_language_switch_is_remembered(client: FlaskClient) -> None:
                                    "next": "/portal/"})
     assert "有什么可以帮您" in text(client.get("/portal/",
                                            headers={"Accept-Language": "en"}))
+
+
+def test_a_browser_sees_the_files_of_each_ticket_it_follows(client: FlaskClient) -> None:
+    ids = []
+    for device in ("PRN-0001", "PRN-0002"):
+        token = page_token(client, "/portal/new/repair")
+        stored = client.post("/portal/uploads", content_type="multipart/form-data",
+                             headers={CSRF_HEADER: token},
+                             data={"file": (io.BytesIO(png()), f"{device}.png")})
+        ids.append(stored.get_json()["file"]["id"])
+        _open(client, fault="hardware", device=device, photos=ids[-1])
+    for public_id in ids:
+        assert client.get(f"/files/{public_id}").status_code == 200
+    stranger = client.application.test_client()
+    assert stranger.get(f"/files/{ids[0]}").status_code == 404
