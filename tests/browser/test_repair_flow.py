@@ -183,3 +183,47 @@ def test_pages_read_on_a_phone(chromium, server: str, shots: Path) -> None:
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 1, f"{path} is {overflow}px wider than a phone"
     context.close()
+
+
+def test_dragging_a_card_takes_the_step_or_says_why_not(chromium, server: str,
+                                                        shots: Path) -> None:
+    # Wide enough for every column: a board that scrolls while dragging moves the card
+    # from under the pointer.
+    context = chromium.new_context(locale="en-GB", viewport={"width": 1900, "height": 1000})
+    page = context.new_page()
+    log_in(page, server, "chen")  # chen's language is English
+    page.goto(f"{server}/work/board")
+    card = page.locator('.board-card[data-number="REP-000011"]')
+    card.drag_to(page.locator('.column[data-state="closed"]'))
+    page.locator(".flash-error").wait_for()
+    assert "REP-000011 was not moved" in page.inner_text(".flashes")
+    page.locator('.board-card[data-number="REP-000011"]').drag_to(
+        page.locator('.column[data-state="waiting_customer"]'))
+    page.get_by_text("REP-000011 is now Waiting for customer.").wait_for()
+    moved = page.locator('.column[data-state="waiting_customer"] .board-card',
+                         has_text="REP-000011")
+    assert moved.count() == 1
+    page.screenshot(path=str(shots / "board-after-drag-en.png"), full_page=True)
+    context.close()
+
+
+def test_a_file_over_the_limit_is_refused_before_it_is_sent(chromium, server: str,
+                                                            tmp_path: Path) -> None:
+    big = tmp_path / "huge.png"
+    big.write_bytes(png() + b"\0" * (3 * 1024 * 1024))  # the server's limit is 2 MB
+    context = chromium.new_context(locale="en-GB", viewport=DESKTOP)
+    page = context.new_page()
+    uploads: list[str] = []
+    page.on("request", lambda request: uploads.append(request.url)
+            if "/uploads" in request.url else None)
+    page.goto(f"{server}/portal/new/repair")
+    page.fill("#intake-device", "PRN-7002")
+    page.get_by_label("Hardware", exact=True).check()
+    page.locator("#w-intake-photos").wait_for(state="visible")
+    page.set_input_files("#intake-photos", str(big))
+    error = page.locator("#w-intake-photos .upload-error")
+    error.wait_for(state="visible")
+    assert "huge.png" in error.inner_text()
+    assert uploads == []
+    assert page.input_value("#intake-device") == "PRN-7002"
+    context.close()
