@@ -4,7 +4,6 @@ language switch. UI strings are flask-babel messages (see `runtime.web.i18n`).""
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
-from flask_babel import gettext
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -16,11 +15,6 @@ from runtime.web.i18n import COOKIE, COOKIE_AGE, LANGUAGES, ui_language
 HOME_LIMIT = 25
 
 bp = Blueprint("pages", __name__)
-
-
-def translate(text: str) -> str:
-    """A UI string in the response's language (kept for callers of the old helper)."""
-    return gettext(text)
 
 
 @bp.get("/")
