@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock,
         SESSION_COOKIE_SAMESITE="Lax",
         TESTING=settings.testing,
         JSON_SORT_KEYS=False,
+        BABEL_DEFAULT_TIMEZONE=settings.timezone,
     )
     if settings.proxy_hops > 0:
         # Behind a TLS-terminating proxy: the client's address (login throttling, events)
@@ -40,11 +41,26 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock,
     app.extensions["ticketflow"] = Runtime(settings, db, clock)
 
     from runtime.api import api
-    from runtime.web import auth, identity, pages, security
+    from runtime.web import (
+        auth,
+        common,
+        i18n,
+        identity,
+        pages,
+        portal,
+        security,
+        ticket,
+        workspace,
+    )
 
     identity.init_app(app)
     security.init_app(app)
+    i18n.init_app(app, settings.instance_path)
+    common.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(workspace.bp)
+    app.register_blueprint(ticket.bp)
+    app.register_blueprint(portal.bp)
     app.register_blueprint(api, url_prefix="/api/v1")
     return app

@@ -356,3 +356,16 @@ class Survey(Base):
     csat: Mapped[int | None] = mapped_column(Integer)
     nps: Mapped[int | None] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
+
+
+class PortalLink(Base):
+    """A secret link that lets a customer follow one ticket without an account. Only the
+    hash of the link's secret is kept; revoking a link sets `revoked_at`."""
+
+    __tablename__ = "portal_links"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

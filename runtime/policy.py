@@ -183,3 +183,23 @@ def can_read_audit_log(actor: Actor) -> bool:
 def can_choose_requester(actor: Actor) -> bool:
     """Staff may open a ticket on someone's behalf (a phone call, a walk-in)."""
     return actor.is_staff
+
+
+def can_supervise(actor: Actor) -> bool:
+    """Supervisors and admins watch breaches and agents' load and reassign in bulk."""
+    return actor.role in (Role.SUPERVISOR, Role.ADMIN)
+
+
+def supervised_team_ids(actor: Actor) -> frozenset[int] | None:
+    """The teams whose agents a supervisor oversees (None: every team, for admins)."""
+    return None if actor.is_admin else actor.team_ids
+
+
+def can_issue_portal_link(actor: Actor, roles: frozenset[str]) -> bool:
+    """The ticket's requester, or staff acting for a customer who called in."""
+    return "requester" in roles or (actor.is_staff and bool(roles))
+
+
+def can_use_workspace(actor: Actor) -> bool:
+    """The agent workspace (queues, claim pool, board) is for people who work tickets."""
+    return actor.is_staff

@@ -355,3 +355,21 @@ def user_for_token(db: Database, token: str, now: datetime) -> User | None:
         return None
     with db.read() as session:
         return session.get(User, caller.actor.user_id)
+
+
+LANGUAGES = ("en", "zh")
+
+
+def set_language(db: Database, request: Request, language: str) -> None:
+    """The actor's own UI language (also the language of definition labels they see)."""
+    if language not in LANGUAGES:
+        raise Invalid(f"the language must be one of {', '.join(LANGUAGES)}", details=[
+            {"field": "language", "code": "not-an-option",
+             "message": f"the language must be one of {', '.join(LANGUAGES)}"}])
+    with db.write() as session:
+        user = session.get(User, request.actor.user_id)
+        assert user is not None  # the caller was loaded from this row
+        if user.language != language:
+            user.language = language
+            record(session, request, EventKind.USER_CHANGED,
+                   {"username": user.username, "language": language})

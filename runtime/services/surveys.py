@@ -122,3 +122,12 @@ def answer_as_requester(db: Database, request: Request, number: str, answer: Ans
             raise Forbidden(f"ticket {number} is not closed yet", code="not-closed")
         _record_answer(session, survey, answer, request.now, request.actor.user_id,
                        request.address)
+
+
+def waiting(db: Database, request: Request, number: str) -> bool:
+    """Whether the ticket's requester has a survey to answer (False for anyone else)."""
+    with db.read() as session:
+        ticket = session.scalar(select(Ticket).where(Ticket.number == number))
+        if ticket is None or not policy.can_answer_survey(request.actor, ticket):
+            return False
+        return _open_survey(session, ticket.id) is not None

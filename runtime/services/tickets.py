@@ -15,10 +15,11 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from types import SimpleNamespace
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -608,13 +609,22 @@ class Filters:
     ticket_type: str | None = None
     state: str | None = None
     assignee: str | None = None  # a user name, "me" or "none"
-    team: str | None = None
+    team: str | None = None  # a team key, "mine" (the actor's teams) or "none"
     requester: str | None = None  # a user name or "me"
     text: str | None = None
     open: bool | None = None
 
 
-def _cursor_id(cursor: str | None) -> int | None:
+class Order(StrEnum):
+    """How a list is sorted; each order is a keyset (a sort key plus the id as tiebreak)."""
+
+    NEWEST = "newest"  # created, newest first
+    OLDEST = "oldest"  # created, oldest first
+    UPDATED = "updated"  # last changed first
+
+
+def _cursor_id(cursor: str | None) -> tuple[int, datetime | None] | None:
+    """The id (and, for the UPDATED order, the instant) a page continues after."""
     if not cursor:
         return None
     try:
@@ -624,28 +634,54 @@ def _cursor_id(cursor: str | None) -> int | None:
         # OverflowError, PostgreSQL a DataError): it is a bad cursor, not a server error.
         if not 0 < after <= MAX_ID:
             raise ValueError(after)
-        return after
-    except (ValueError, KeyError, TypeError, OverflowError):
+        at = decoded.get("at")
+        instant = datetime.fromisoformat(at) if isinstance(at, str) else None
+        if instant is not None and instant.tzinfo is None:
+            raise ValueError(at)
+        return after, instant
+    except (ValueError, KeyError, TypeError, OverflowError, AttributeError):
         raise BadRequest("the cursor is not valid; start again without it",
                          code="bad-cursor") from None
 
 
-def _make_cursor(ticket_id: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": ticket_id}).encode()).decode().rstrip("=")
+def _make_cursor(ticket: Ticket, order: Order = Order.NEWEST) -> str:
+    key: dict[str, Any] = {"after": ticket.id}
+    if order is Order.UPDATED:
+        key["at"] = ticket.updated_at.isoformat()
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def _ordered(query: Any, order: Order, after: tuple[int, datetime | None] | None) -> Any:
+    """The query sorted by `order`, continuing after the cursor's position."""
+    if order is Order.OLDEST:
+        if after is not None:
+            query = query.where(Ticket.id > after[0])
+        return query.order_by(Ticket.id.asc())
+    if order is Order.UPDATED:
+        if after is not None:
+            if after[1] is None:
+                raise BadRequest("the cursor is not valid; start again without it",
+                                 code="bad-cursor")
+            query = query.where(or_(Ticket.updated_at < after[1],
+                                    and_(Ticket.updated_at == after[1], Ticket.id < after[0])))
+        return query.order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+    if after is not None:
+        query = query.where(Ticket.id < after[0])
+    return query.order_by(Ticket.id.desc())
 
 
 def list_tickets(db: Database, request: Request, filters: Filters, *,
-                 cursor: str | None = None, limit: int = 50) -> Page:
-    """The newest tickets the actor may see that match the filters, a page at a time
-    (keyset pagination: stable while tickets are added)."""
+                 cursor: str | None = None, limit: int = 50,
+                 order: Order = Order.NEWEST) -> Page:
+    """The tickets the actor may see that match the filters, a page at a time, newest
+    first unless `order` says otherwise (keyset pagination: stable while tickets are
+    added)."""
     limit = max(1, min(limit, MAX_PAGE))
     after = _cursor_id(cursor)
     with db.read() as session:
         query = select(Ticket).where(policy.visible_tickets(request.actor))
         query = _apply_filters(session, request, query, filters)
-        if after is not None:
-            query = query.where(Ticket.id < after)
-        rows = session.scalars(query.order_by(Ticket.id.desc()).limit(limit + 1)).all()
+        rows = session.scalars(_ordered(query, order, after).limit(limit + 1)).all()
         page = rows[:limit]
         # One query each for the page's people and teams, not two per ticket.
         names = _usernames(session, *(t.requester_id for t in page),
@@ -659,7 +695,7 @@ def list_tickets(db: Database, request: Request, filters: Filters, *,
             for ticket in page
         ]
         more = len(rows) > limit
-        return Page(items, _make_cursor(rows[limit - 1].id) if more else None)
+        return Page(items, _make_cursor(rows[limit - 1], order) if more else None)
 
 
 def _user_filter(session: Session, request: Request, value: str) -> int | None:
@@ -681,7 +717,11 @@ def _apply_filters(session: Session, request: Request, query: Any, filters: Filt
     if filters.requester:
         query = query.where(Ticket.requester_id == _user_filter(session, request,
                                                                 filters.requester))
-    if filters.team:
+    if filters.team == "mine":  # the actor's own teams
+        query = query.where(Ticket.team_id.in_(sorted(request.actor.team_ids) or [-1]))
+    elif filters.team == "none":  # not routed to a team yet
+        query = query.where(Ticket.team_id.is_(None))
+    elif filters.team:
         team_id = session.scalar(select(Team.id).where(Team.key == filters.team))
         query = query.where(Ticket.team_id == (team_id or -1))
     if filters.open is not None:

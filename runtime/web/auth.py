@@ -20,6 +20,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -27,12 +29,14 @@ from runtime.services import accounts
 from runtime.services.errors import Forbidden, Invalid, TooManyRequests
 from runtime.web.context import runtime, service_request
 from runtime.web.identity import Identity
-from runtime.web.pages import translate
 
 bp = Blueprint("auth", __name__)
 
 # Error codes of the services whose message the form shows in the UI language.
-LOGIN_MESSAGES = {"bad-credentials": "bad_credentials", "login-throttled": "throttled"}
+LOGIN_MESSAGES = {
+    "bad-credentials": lazy_gettext("The user name or password is wrong."),
+    "login-throttled": lazy_gettext("Too many failed attempts; wait a few minutes and try again."),
+}
 
 
 def safe_next(target: str | None) -> str:
@@ -80,7 +84,7 @@ def login() -> Response | tuple[str, int]:
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     if not username or not password:
-        return _login_form(target, status=400, error=translate("missing_credentials"),
+        return _login_form(target, status=400, error=_("Enter your user name and password."),
                            username=username)
     try:
         login = accounts.log_in(runtime().db, username, password, now=runtime().clock(),
@@ -88,9 +92,9 @@ def login() -> Response | tuple[str, int]:
     except (Forbidden, TooManyRequests) as error:
         key = LOGIN_MESSAGES.get(error.code)
         return _login_form(target, status=error.status, username=username,
-                           error=translate(key) if key else error.message)
+                           error=str(key) if key else error.message)
     if not _start_session(login.session_id):  # disabled between the two reads
-        return _login_form(target, status=403, error=translate("bad_credentials"),
+        return _login_form(target, status=403, error=_("The user name or password is wrong."),
                            username=username)
     return redirect(target)
 
@@ -100,7 +104,7 @@ def logout() -> Response:
     """End this browser's session: its row is revoked, so the old cookie is worthless."""
     if current_user.is_authenticated and current_user.session_id:
         accounts.log_out(runtime().db, service_request(), current_user.session_id)
-    message = translate("logged_out")
+    message = _("You are logged out.")
     logout_user()
     session.clear()
     flash(message)
@@ -120,15 +124,15 @@ def password() -> Response | tuple[str, int]:
     current = request.form.get("current_password", "")
     new = request.form.get("new_password", "")
     if new != request.form.get("confirm_password", ""):
-        return _password_form(422, translate("passwords_differ"))
+        return _password_form(422, _("The two new passwords differ."))
     try:
         session_id = accounts.change_password(runtime().db, service_request(), current, new)
     except Forbidden as error:
-        return _password_form(error.status, translate("wrong_current_password")
+        return _password_form(error.status, _("The current password is wrong.")
                               if error.code == "bad-credentials" else error.message)
     except Invalid as error:
         return _password_form(error.status, error.message)
-    message = translate("password_changed")
+    message = _("Your password was changed; your other sessions were logged out.")
     if not _start_session(session_id):
         return redirect(url_for("auth.login"))
     flash(message)

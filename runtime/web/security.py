@@ -19,6 +19,7 @@ from flask import (
     Flask,
     Response,
     current_app,
+    g,
     has_request_context,
     jsonify,
     request,
@@ -32,7 +33,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from runtime.services.errors import HTTP_CODES, BadRequest, ServiceError
-from runtime.web.pages import translate, ui_language
+from runtime.web.i18n import LANGUAGES, ui_language
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_SESSION_KEY = "_csrf_token"
@@ -157,13 +158,46 @@ def _error_page(status: int, code: str, message: str) -> str:
     # Rendered without the context processors: flask-login's would load the user, that is
     # query the database, and the error being shown may be that the database is down.
     try:
+        g.error_page = True  # the language is chosen without loading the user
+        message = _page_message(code, message)
         template = current_app.jinja_env.get_template("error.html")
-        return template.render(status=status, code=code, message=message, t=translate,
-                               ui_language=ui_language())
+        return template.render(status=status, code=code, message=message, error_page=True,
+                               ui_language=ui_language(), languages=LANGUAGES)
     except Exception:
         # The error page itself failed (a broken template): still answer, in plain words.
         current_app.logger.exception("the error page could not be rendered")
         return f"<!doctype html><title>{status}</title><p>{escape(message)}</p>"
+
+
+def _too_large_text() -> str:
+    from flask_babel import gettext
+
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and limit >= 1024 * 1024:
+        return gettext("The request is larger than the limit of %(mb)d MB.",
+                       mb=limit // (1024 * 1024))
+    return gettext("The request is larger than the limit.")
+
+
+def _page_message(code: str, message: str) -> str:
+    """The message in the page's language: the service's own (English) text in English,
+    which may name what is missing; a translation by its code otherwise."""
+    from flask_babel import gettext
+
+    if ui_language() == "en":
+        return message
+
+    from runtime.web.common import ERROR_TEXTS
+
+    known = {
+        "not-found": ERROR_TEXTS["not-found"], "forbidden": ERROR_TEXTS["forbidden"],
+        "csrf": ERROR_TEXTS["csrf"],
+        "internal-error": gettext("Something went wrong on our side; it has been logged. "
+                                  "Try again later."),
+        "unavailable": gettext("The service is not available right now; try again shortly."),
+        "too-large": _too_large_text(),
+    }.get(code)
+    return str(known) if known is not None else message
 
 
 def _service_error(error: ServiceError) -> Response:

@@ -3,7 +3,7 @@ and round-robin pointers; business calendars kept in the database; each ticket's
 clocks (the computed due instants with their why) and the instants they depend on.
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0004"
-down_revision = "0001"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
