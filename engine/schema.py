@@ -85,9 +85,10 @@ def pointer_of(path: Any) -> str:
     return "".join(f"/{escape_pointer_token(token)}" for token in path)
 
 
-def schema_issues(data: Any, source_map: SourceMap) -> list[Issue]:
-    """Every place `data` breaks the meta-schema, as located issues (deduplicated)."""
-    validator = _meta_validator()
+def schema_issues(data: Any, source_map: SourceMap, validator: Any = None) -> list[Issue]:
+    """Every place `data` breaks the meta-schema (or the schema of `validator`, e.g. the
+    golden-case schema), as located issues (deduplicated)."""
+    validator = validator or _meta_validator()
     issues: dict[tuple[str, str, str], Issue] = {}
     for error in validator.iter_errors(data):
         for issue in _issues_of(error, source_map, validator):
