@@ -245,3 +245,49 @@ def canonical_text(text: str, file: str | None = None, *, json_format: bool | No
 def inline(value: Any) -> str:
     """A value on one line in YAML flow style (for messages and diffs)."""
     return _flow(value, _EMPTY)
+
+
+def with_top_level(text: str, changes: Mapping[str, Any], file: str | None = None,
+                   header: str = "") -> str:
+    """YAML definition text with some top-level keys set to new values, everything else
+    (comments, layout) kept; `header` comment lines go after the leading comment block.
+
+    Used to clone a template: its ticket_type, version and number_prefix change, the
+    rest stays as its author wrote it. A source this cannot edit line by line (JSON, or
+    a flow-style top level) is rewritten in canonical form instead.
+    """
+    source = parse_text(text, file)
+    data = source.data
+    positions = {key: source.map.keys.get(f"/{key}") for key in data}
+    if not isinstance(data, dict) or any(p is None or p.column != 1 for p in positions.values()):
+        merged = {**data, **changes}
+        return dump(merged, header=leading_comments(text) + header)
+    lines = text.replace("\r\n", "\n").split("\n")
+    starts = sorted(p.line - 1 for p in positions.values() if p is not None)
+    for key in sorted((k for k in changes if k in data),
+                      key=lambda k: -positions[k].line):  # bottom-up: line numbers hold
+        start = positions[key].line - 1
+        later = [line for line in starts if line > start]
+        end = later[0] if later else len(lines)
+        while end > start + 1 and (not lines[end - 1].strip()
+                                   or lines[end - 1].lstrip().startswith("#")):
+            end -= 1
+        lines[start:end] = _entry(key, changes[key], _child(meta_schema(), key), "")
+    missing = [key for key in changes if key not in data]
+    body = "\n".join(lines)
+    if missing:
+        body = body.rstrip("\n") + "\n" + "".join(
+            "\n".join(_entry(key, changes[key], _child(meta_schema(), key), "")) + "\n"
+            for key in missing)
+    comments = leading_comments(body)
+    return comments + header + body[_comment_block_length(body):]
+
+
+def _comment_block_length(text: str) -> int:
+    """Characters taken by the comment block (and blank lines) at the top of `text`."""
+    offset = 0
+    for line in text.split("\n"):
+        if line.strip() and not line.strip().startswith("#"):
+            break
+        offset += len(line) + 1
+    return min(offset, len(text))

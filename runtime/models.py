@@ -104,6 +104,18 @@ class EventKind(StrEnum):
     LOGOUT = "logout"
     PASSWORD_CHANGED = "password_changed"
     DATA_EXPORTED = "data_exported"
+    TEMPLATE_INSTALLED = "template_installed"
+    TEMPLATE_UPGRADED = "template_upgraded"
+    TEMPLATE_CLONED = "template_cloned"
+    DEFINITIONS_EXPORTED = "definitions_exported"
+    DEFINITIONS_IMPORTED = "definitions_imported"
+
+
+class ConfigKind(StrEnum):
+    """Kinds of configuration documents kept by stable key (exported and imported with
+    the definitions that refer to them)."""
+
+    CALENDAR = "calendar"
 
 
 class Team(Base):
@@ -185,6 +197,9 @@ class Definition(Base):
     number_prefix: Mapped[str] = mapped_column(String(10))
     next_number: Mapped[int] = mapped_column(BigInteger, default=1)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The bundled template (and its version) this type was installed or cloned from.
+    origin_template: Mapped[str | None] = mapped_column(String(64))
+    origin_version: Mapped[int | None] = mapped_column(Integer)
 
     versions: Mapped[list[DefinitionVersion]] = relationship(
         back_populates="definition", order_by="DefinitionVersion.version"
@@ -217,6 +232,8 @@ class Ticket(Base):
         Index("ix_tickets_team_id", "team_id", "id"),
         Index("ix_tickets_assignee_id", "assignee_id", "id"),
         Index("ix_tickets_requester_id", "requester_id", "id"),
+        # Repeat detection: earlier tickets of a type within a window.
+        Index("ix_tickets_type_created", "ticket_type", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -251,6 +268,21 @@ class Event(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime())
     client_address: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JsonType)
+
+
+class ConfigDocument(Base):
+    """A configuration document (e.g. a business calendar) by kind and stable key, kept as
+    the text an admin wrote or imported."""
+
+    __tablename__ = "config_documents"
+    __table_args__ = (UniqueConstraint("kind", "key"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class Todo(Base):
