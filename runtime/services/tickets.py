@@ -39,7 +39,7 @@ from runtime.models import (
     User,
 )
 from runtime.services import attachments as attachment_service
-from runtime.services import surveys
+from runtime.services import repeats, surveys
 from runtime.services.errors import (
     BadRequest,
     Conflict,
@@ -290,8 +290,11 @@ def create(
         roles = policy.creator_roles(request.actor)
         chosen = _creation_transition(ticket_type, roles, transition)
         files = attachment_service.resolve_field_files(session, request, ticket_type, values)
+        # Values the runtime sets before deciding (a repeat flag), so branches see them.
+        preset = repeats.preset_for(session, ticket_type, values, request.now)
         decision = decide(ticket_type, {**values, **files.values}, roles=roles, creating=True,
-                          transition=chosen, language=request.actor.language)
+                          current=preset or None, transition=chosen,
+                          language=request.actor.language)
         if decision.refusal is not None:
             raise _refuse(decision.refusal, chosen, ticket_type.initial_state.id)
         if decision.problems or files.problems:
