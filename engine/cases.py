@@ -354,6 +354,13 @@ class Report:
         return not self.issues and all(result.passed for result in self.results)
 
 
+def render_case_failure(result: CaseResult) -> str:
+    """A failed case on one line (for import errors)."""
+    found = "; ".join(" ".join(line.strip() for line in mismatch.render())
+                      for mismatch in result.mismatches)
+    return f"golden case '{result.case.name}' fails: {found}"
+
+
 def render(report: Report) -> str:
     """A readable report: one line per case, the differences under a failed one."""
     lines = [f"{report.file}:"]

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.diff import Change, diff
 from engine.errors import DefinitionError
 from engine.source import parse_text
 from runtime import policy
@@ -240,3 +241,27 @@ def get_source(db: Database, request: Request, key: str, version: int | None = N
         if row is None:
             raise NotFound(f"there is no {'draft' if draft else 'version'} of '{key}'")
         return _info(row.definition, row), row.source
+
+
+def diff_versions(db: Database, request: Request, key: str, before: int | None = None,
+                  after: int | None = None) -> tuple[int, int, list[Change]]:
+    """The semantic changes between two published versions of `key` (default: the one
+    before the newest, and the newest)."""
+    if not policy.can_read_definitions(request.actor):
+        raise NotFound(f"there is no ticket type '{key}'")
+    with db.read() as session:
+        rows = {row.version: row for row in session.scalars(
+            select(DefinitionVersion).join(Definition)
+            .where(Definition.key == key, DefinitionVersion.status == VersionStatus.PUBLISHED))}
+        if not rows:
+            raise NotFound(f"there is no ticket type '{key}'")
+        newest = max(rows)
+        after = newest if after is None else after
+        before = max((v for v in rows if v < after), default=after) if before is None \
+            else before
+        for wanted in (before, after):
+            if wanted not in rows:
+                raise NotFound(f"'{key}' has no published version {wanted}")
+        compiled = [compile_text(rows[v].source, rows[v].source_format, f"{key}@{v}")
+                    for v in (before, after)]
+        return before, after, diff(*compiled)
