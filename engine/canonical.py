@@ -37,7 +37,12 @@ _INDICATORS = set("-?:,[]{}#&*!|>'\"%@`")
 _SPECIAL_WORDS = frozenset({
     "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", "nan", "inf", "=", "<<",
 })
-_NUMBER_LIKE = re.compile(r"^[-+.]?[0-9]|^\.(?:inf|nan)$", re.IGNORECASE)
+# What a YAML 1.1 or 1.2 reader could take for a number, a date or a time: digits with
+# only number punctuation (1_000, 1.2.3, 1:30, 1e5), 0x/0o/0b, dates, .inf and .nan. Text
+# such as 30d, 4h or 10MB stays plain.
+_NUMBER_LIKE = re.compile(
+    r"^[-+.]?[0-9][0-9._:eE+-]*$|^0[xob]|^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|^[-+]?\.(?:inf|nan)$",
+    re.IGNORECASE)
 # PyYAML ends a plain scalar in flow context at any of ,?[]{}
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff,?\[\]{}]|: | #")
 
@@ -170,12 +175,14 @@ def _is_collection(value: Any) -> bool:
     return isinstance(value, Mapping | list) and bool(value)
 
 
-def _entry(key: str, value: Any, schema: Schema, indent: str) -> list[str]:
-    """`key: value` at `indent`: on one line when it fits, else the value as a block."""
+def _entry(key: str, value: Any, schema: Schema, indent: str, *, block: bool = False
+           ) -> list[str]:
+    """`key: value` at `indent`: on one line when it fits (and `block` is not asked
+    for), else the value as a block."""
     head = f"{indent}{scalar(key)}:"
     if _is_collection(value):
         one_line = f"{head} {_flow(value, schema)}"
-        if len(one_line) <= WIDTH:
+        if len(one_line) <= WIDTH and not block:
             return [one_line]
         if isinstance(value, list):
             return [head, *_block_list(value, _items(schema), indent + INDENT)]
@@ -206,13 +213,14 @@ def _block_list(items: list[Any], schema: Schema, indent: str) -> list[str]:
 
 
 def dump(data: Mapping[str, Any], schema: Schema | None = None,
-         header: str = "") -> str:
-    """Data as canonical YAML text (keys ordered by `schema`, default the meta-schema)."""
+         header: str = "", *, blocks: bool = False) -> str:
+    """Data as canonical YAML text (keys ordered by `schema`, default the meta-schema).
+    `blocks`: top-level collections always as blocks (lists of things, one per line)."""
     schema = meta_schema() if schema is None else schema
     lines: list[str] = []
     previous_block = False
     for key in _ordered_keys(schema, data):
-        entry = _entry(key, data[key], _child(schema, key), "")
+        entry = _entry(key, data[key], _child(schema, key), "", block=blocks)
         block = len(entry) > 1
         if lines and (block or previous_block):
             lines.append("")  # sections written as blocks stand apart

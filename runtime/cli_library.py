@@ -115,6 +115,7 @@ def templates_install(name: str, upgrade: bool, acting: str | None) -> None:
     with _admin_session(acting) as (database, request), _service_errors():
         outcome = service.install(database, request, name, upgrade=upgrade)
     click.echo(outcome.message)
+    _note_teams(outcome)
 
 
 @templates.command("clone")
@@ -135,6 +136,14 @@ def templates_clone(name: str, new_id: str, prefix: str | None, name_en: str | N
         outcome = service.clone(database, request, name, new_id, prefix=prefix,
                                 title=title or None)
     click.echo(outcome.message)
+    _note_teams(outcome)
+
+
+def _note_teams(outcome: Any) -> None:
+    if outcome.missing_teams:
+        click.echo(f"note: it routes to teams this installation does not have yet: "
+                   f"{', '.join(outcome.missing_teams)} (`ticketflow teams create KEY NAME`)",
+                   err=True)
 
 
 # --- export / import -------------------------------------------------------------------

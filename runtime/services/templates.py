@@ -29,12 +29,13 @@ from runtime import policy
 from runtime.catalog import compile_text
 from runtime.context import Request
 from runtime.db import Database
-from runtime.models import Definition, EventKind
+from runtime.models import Definition, EventKind, Team
 from runtime.services import definitions
 from runtime.services.configuration import (
     LIBRARY,
     install_bundled_calendars,
     referenced_calendars,
+    referenced_teams,
 )
 from runtime.services.errors import Conflict, Forbidden, Invalid, NotFound
 from runtime.services.events import record
@@ -115,11 +116,13 @@ class Outcome:
     previous: int | None = None
     message: str = ""
     calendars: tuple[str, ...] = field(default=())
+    missing_teams: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
         return {"template": self.name, "ticket_type": self.key, "action": self.action,
                 "version": self.version, "previous_version": self.previous,
-                "message": self.message, "calendars_added": list(self.calendars)}
+                "message": self.message, "calendars_added": list(self.calendars),
+                "missing_teams": list(self.missing_teams)}
 
 
 # --- the library -----------------------------------------------------------------------
@@ -261,7 +264,7 @@ def _publish_template(session: Session, request: Request, template: Template,
                if previous is None else
                f"upgraded '{definition.key}' from version {previous} to {version.version}")
     return Outcome(template.name, definition.key, action, version.version, previous, message,
-                   tuple(calendars))
+                   tuple(calendars), _missing_teams(session, template))
 
 
 def _unchanged(template: Template, state: InstallState, installed: int) -> Outcome:
@@ -343,4 +346,12 @@ def clone(db: Database, request: Request, name: str, new_key: str, *,
                 "ticket_type": new_key, "number_prefix": chosen, "calendars_added": calendars})
         return Outcome(name, new_key, "cloned", version.version, None,
                        f"cloned '{name}' version {template.version} as '{new_key}' "
-                       f"(numbers {chosen}-000001, ...)", tuple(calendars))
+                       f"(numbers {chosen}-000001, ...)", tuple(calendars),
+                       _missing_teams(session, template))
+
+
+def _missing_teams(session: Session, template: Template) -> tuple[str, ...]:
+    """Teams the template routes to that this installation does not have yet."""
+    wanted = referenced_teams(template.ticket_type.source)
+    present = set(session.scalars(select(Team.key).where(Team.key.in_(sorted(wanted)))))
+    return tuple(sorted(wanted - present))

@@ -112,7 +112,7 @@ def export_files(db: Database, request: Request) -> dict[str, str]:
                                .order_by(Team.key)).all()
         if rows:
             files[TEAMS_FILE] = dump({"teams": [{"key": t.key, "name": t.name} for t in rows]},
-                                     schema={})
+                                     schema={}, blocks=True)
         for key, row in sorted(documents(session, ConfigKind.CALENDAR, calendars).items()):
             files[f"{CALENDARS}/{key}.yaml"] = _document_text(row.source, f"{key}.yaml")
     return files
@@ -219,7 +219,8 @@ def _load_calendar(path: Path, loaded: Loaded) -> None:
         loaded.issues.append(source.map.issue(IssueCode.WRONG_TYPE,
                                               "a calendar is a map of settings", ""))
     else:
-        loaded.calendars[path.stem] = (path, path.read_text(encoding="utf-8-sig"))
+        loaded.calendars[path.stem] = (path, _document_text(path.read_text(
+            encoding="utf-8-sig"), str(path)))
 
 
 def _files(folder: Path) -> Iterator[Path]:
@@ -351,21 +352,22 @@ def _plan(session: Session, loaded: Loaded, library: Path) -> tuple[list[PlanIte
         items.append(PlanItem("team", key, action, name))
     stored = documents(session, ConfigKind.CALENDAR)
     for key, (_path, text) in sorted(loaded.calendars.items()):
-        action = ("create" if key not in stored else
-                  "unchanged" if stored[key].source == text else "update")
+        current = _document_text(stored[key].source, f"{key}.yaml") if key in stored else None
+        action = ("create" if current is None else "unchanged" if current == text
+                  else "update")
         items.append(PlanItem("calendar", key, action))
-    warnings: list[str] = []
+    missing: dict[str, list[str]] = {}
     for key, (path, text, ticket_type) in sorted(loaded.definitions.items()):
         items.append(_plan_definition(session, key, path, text, ticket_type, issues))
-        for team in sorted(referenced_teams(ticket_type.source)):
+        for team in referenced_teams(ticket_type.source):
             if team not in loaded.teams and team not in existing:
-                warnings.append(f"{path.name}: team '{team}' exists neither in this "
-                                "installation nor in the folder; create it before routing "
-                                "tickets to it")
-        for calendar in sorted(referenced_calendars(ticket_type.source)):
+                missing.setdefault(f"team '{team}'", []).append(path.name)
+        for calendar in referenced_calendars(ticket_type.source):
             if calendar not in loaded.calendars and calendar not in stored \
                     and bundled_calendar(calendar, library) is None:
-                warnings.append(f"{path.name}: calendar '{calendar}' is not known here")
+                missing.setdefault(f"calendar '{calendar}'", []).append(path.name)
+    warnings = [f"{what} is neither in this installation nor in the folder (used by "
+                f"{', '.join(sorted(users))})" for what, users in sorted(missing.items())]
     return items, warnings
 
 
