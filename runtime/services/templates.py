@@ -228,7 +228,7 @@ def install(db: Database, request: Request, name: str, *, upgrade: bool = False,
     version is reported as `upgrade-available` and published only with `upgrade`.
     Clones are never touched.
     """
-    if not policy.can_manage_definitions(request.actor):
+    if not policy.can_manage_templates(request.actor):
         raise Forbidden("only administrators may install templates")
     template = find(name, library)
     key = template.ticket_type.id
@@ -320,7 +320,7 @@ def clone(db: Database, request: Request, name: str, new_key: str, *,
     """Publish an editable copy of the template `name` as ticket type `new_key` (version
     1), with its own number prefix (default: derived from the id) and optionally its own
     name. Refused when `new_key` exists."""
-    if not policy.can_manage_definitions(request.actor):
+    if not policy.can_manage_templates(request.actor):
         raise Forbidden("only administrators may clone templates")
     _check_clone_names(new_key, prefix)
     template = find(name, library)

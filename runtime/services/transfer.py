@@ -92,7 +92,7 @@ def _document_text(source: str, name: str) -> str:
 
 def export_files(db: Database, request: Request) -> dict[str, str]:
     """Every file of an export, by path relative to the folder, in canonical form."""
-    if not policy.can_manage_definitions(request.actor):
+    if not policy.can_manage_templates(request.actor):
         raise Forbidden("only administrators may export definitions")
     files: dict[str, str] = {}
     teams: set[str] = set()
@@ -382,7 +382,7 @@ def import_folder(db: Database, request: Request, folder: Path, *, dry_run: bool
                   library: Path = LIBRARY) -> Plan:
     """Check the whole folder, then (unless `dry_run`) write it all in one transaction.
     Refused with every issue (file, line) when anything is wrong: nothing is written."""
-    if not policy.can_manage_definitions(request.actor):
+    if not policy.can_manage_templates(request.actor):
         raise Forbidden("only administrators may import definitions")
     loaded = read_folder(folder)
     if loaded.issues:
