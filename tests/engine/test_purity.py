@@ -7,6 +7,7 @@ ENGINE_MODULES = [
     "engine.compile", "engine.errors", "engine.expressions", "engine.flow", "engine.forms",
     "engine.lint", "engine.messages", "engine.model", "engine.schema", "engine.simulate",
     "engine.source", "engine.values", "engine.formschema", "engine.domains",
+    "engine.canonical", "engine.cases", "engine.diff", "engine.duplicates",
 ]
 
 
