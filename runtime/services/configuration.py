@@ -17,10 +17,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import templates_library
 from runtime.context import Request
 from runtime.models import ConfigDocument, ConfigKind
 
-LIBRARY = Path(__file__).resolve().parent.parent.parent / "templates_library"
+# The bundled library is a package of data files, wherever it is installed.
+LIBRARY = Path(templates_library.__file__).resolve().parent
 
 
 def referenced_teams(definition: Mapping[str, Any]) -> set[str]:
