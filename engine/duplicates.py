@@ -12,6 +12,8 @@ branches and routing can use the flag on the very transition that creates the ti
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -64,6 +66,13 @@ def match_key(check: DuplicateCheck, values: Mapping[str, Any]) -> tuple[str, ..
             return None
         key.append(value)
     return tuple(key)
+
+
+def key_digest(ticket_type: str, check: DuplicateCheck, key: tuple[str, ...]) -> str:
+    """A fixed-length fingerprint of (type, fields, values): what the runtime stores on a
+    ticket and looks up by index, so finding earlier tickets never scans a whole window."""
+    text = json.dumps([ticket_type, list(check.fields), list(key)], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def window_start(check: DuplicateCheck, now: datetime) -> datetime:

@@ -232,8 +232,8 @@ class Ticket(Base):
         Index("ix_tickets_team_id", "team_id", "id"),
         Index("ix_tickets_assignee_id", "assignee_id", "id"),
         Index("ix_tickets_requester_id", "requester_id", "id"),
-        # Repeat detection: earlier tickets of a type within a window.
-        Index("ix_tickets_type_created", "ticket_type", "created_at"),
+        # Repeat detection: earlier tickets with the same key values, within a window.
+        Index("ix_tickets_repeat_key", "repeat_key", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -251,6 +251,8 @@ class Ticket(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Fingerprint of the key values of a type's `duplicate_check` (engine.duplicates).
+    repeat_key: Mapped[str | None] = mapped_column(String(64))
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -291,9 +291,9 @@ def create(
         chosen = _creation_transition(ticket_type, roles, transition)
         files = attachment_service.resolve_field_files(session, request, ticket_type, values)
         # Values the runtime sets before deciding (a repeat flag), so branches see them.
-        preset = repeats.preset_for(session, ticket_type, values, request.now)
+        repeat = repeats.check(session, ticket_type, values, request.now)
         decision = decide(ticket_type, {**values, **files.values}, roles=roles, creating=True,
-                          current=preset or None, transition=chosen,
+                          current=repeat.preset or None, transition=chosen,
                           language=request.actor.language)
         if decision.refusal is not None:
             raise _refuse(decision.refusal, chosen, ticket_type.initial_state.id)
@@ -309,6 +309,7 @@ def create(
             "title": _title(ticket_type, data, number), "data": data,
             "requester_id": requester_id, "assignee_id": None, "team_id": None,
             "reopen_count": 0, "created_at": request.now, "updated_at": request.now,
+            "repeat_key": repeat.key,
             "closed_at": request.now if ticket_type.state_by_id[state].final else None,
             "version": 1,
         }

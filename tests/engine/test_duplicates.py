@@ -93,3 +93,15 @@ def test_a_bad_check_is_located(check: str, later_state: bool, code: str,
     with pytest.raises(DefinitionError) as raised:
         loads(_definition(check, later_state), "d.yaml")
     assert (code, pointer) in [(str(i.code), i.pointer) for i in raised.value.issues]
+
+
+def test_fingerprints_depend_on_type_fields_and_values_only() -> None:
+    from engine.duplicates import key_digest
+
+    digest = key_digest("repair", CHECK, ("LAP-1",))
+    assert len(digest) == 64
+    assert digest == key_digest("repair", CHECK, ("LAP-1",))
+    assert len({digest, key_digest("repair", CHECK, ("LAP-2",)),
+                key_digest("other", CHECK, ("LAP-1",)),
+                key_digest("repair", DuplicateCheck(("serial",), CHECK.within, "30d", "r"),
+                           ("LAP-1",))}) == 4

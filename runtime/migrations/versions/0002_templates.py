@@ -1,6 +1,6 @@
 """Templates and configuration that travels: where a ticket type came from (template and
-version), configuration documents (business calendars) by stable key, and an index for
-repeat detection (earlier tickets of a type by creation time).
+version), configuration documents (business calendars) by stable key, and the
+fingerprint of a ticket's repeat-detection key with its index.
 
 Revision ID: 0002_templates
 Revises: 0001
@@ -36,13 +36,15 @@ def upgrade() -> None:
         sa.UniqueConstraint("kind", "key", name=op.f("uq_config_documents_kind")),
     )
     with op.batch_alter_table("tickets", schema=None) as batch_op:
-        batch_op.create_index("ix_tickets_type_created", ["ticket_type", "created_at"],
+        batch_op.add_column(sa.Column("repeat_key", sa.String(length=64), nullable=True))
+        batch_op.create_index("ix_tickets_repeat_key", ["repeat_key", "created_at"],
                               unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("tickets", schema=None) as batch_op:
-        batch_op.drop_index("ix_tickets_type_created")
+        batch_op.drop_index("ix_tickets_repeat_key")
+        batch_op.drop_column("repeat_key")
     op.drop_table("config_documents")
     with op.batch_alter_table("definitions", schema=None) as batch_op:
         batch_op.drop_column("origin_version")
