@@ -18,6 +18,7 @@ import re2
 
 from engine import compile_sla
 from engine import source as source_module
+from engine.duplicates import DuplicateCheck, parse_duration
 from engine.errors import DefinitionError, Issue, IssueCode, did_you_mean
 from engine.expressions import CONSTANTS, FUNCTIONS, Expression, ExpressionIssue
 from engine.expressions import compile_expression as parse_expression
@@ -42,6 +43,9 @@ KEYWORDS = frozenset({"and", "or", "not", "in", "if", "else"})
 RESERVED_IDS = frozenset(CONSTANTS) | frozenset(FUNCTIONS) | KEYWORDS
 _SIZE = re.compile(r"^([0-9]+)(B|KB|MB|GB)$")
 _SIZE_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
+# Repeat detection compares stored values as text.
+_KEY_TYPES = frozenset({FieldType.STRING, FieldType.CHOICE, FieldType.EMAIL, FieldType.PHONE,
+                        FieldType.USER})
 
 
 def load(path: str | Path) -> TicketType:
@@ -128,6 +132,7 @@ class _Compiler:
         assignment_rules = compile_sla.assignment_rules(self, by_id, priority)
         sla_policy = compile_sla.sla_policy(self, priority)
         compute_order = self._compute_order(fields, "/fields")
+        intake_fields = self._intake_fields(fields)
         return TicketType(
             id=data["ticket_type"],
             version=data["version"],
@@ -141,11 +146,12 @@ class _Compiler:
             roles=self.roles,
             assignment=tuple(MappingProxyType(dict(a)) for a in data.get("assignment", ())),
             sla=MappingProxyType(dict(data["sla"])) if "sla" in data else None,
+            duplicate_check=self._duplicate_check(by_id, intake_fields),
             source=data,
             file=self.map.file,
             compute_order=compute_order,
             visibility_order=visibility_order,
-            intake_fields=self._intake_fields(fields),
+            intake_fields=intake_fields,
             assignment_rules=assignment_rules,
             sla_policy=sla_policy,
             priority_field=priority,
@@ -412,6 +418,35 @@ class _Compiler:
                         f"{first.pointer}/compute")
             return ()
         return _topological(graph)
+
+    def _duplicate_check(self, by_id: Mapping[str, Field], intake: tuple[str, ...]
+                         ) -> DuplicateCheck | None:
+        data = self.data.get("duplicate_check")
+        if data is None:
+            return None
+        pointer = "/duplicate_check"
+        for index, name in enumerate(data["fields"]):
+            if self._ref("field", name, self.field_ids, f"{pointer}/fields/{index}") and \
+                    by_id[name].type not in _KEY_TYPES:
+                self.report(IssueCode.BAD_VALUE, f"'{name}' is a {by_id[name].type} field; "
+                            "repeats are matched on text fields (string, choice, e-mail, "
+                            "phone, user)", f"{pointer}/fields/{index}")
+        for key, wanted in (("flag", FieldType.BOOLEAN), ("link", FieldType.STRING)):
+            name = data.get(key)
+            if name is None or not self._ref("field", name, self.field_ids,
+                                             f"{pointer}/{key}"):
+                continue
+            spec = by_id[name]
+            if spec.type is not wanted or spec.computed:
+                self.report(IssueCode.BAD_VALUE, f"the {key} field '{name}' must be a "
+                            f"{wanted} field that is not computed", f"{pointer}/{key}")
+            elif name in intake:
+                self.report(IssueCode.BAD_VALUE, f"the {key} field '{name}' is in the intake "
+                            "form, so a requester could set it; the runtime sets it — list it "
+                            "in a later state's `edit` (e.g. for supervisors) instead",
+                            f"{pointer}/{key}")
+        return DuplicateCheck(tuple(data["fields"]), parse_duration(data["within"]),
+                              data["within"], data["flag"], data.get("link"))
 
     def _intake_fields(self, fields: tuple[Field, ...]) -> tuple[str, ...]:
         initial = {s["id"] for s in self.data["states"] if s.get("initial")}

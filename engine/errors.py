@@ -78,6 +78,8 @@ class IssueCode(StrEnum):
     TRANSITION_FROM_FINAL = "transition-from-final"
     BRANCH_NEVER_MATCHES = "branch-never-matches"
     REQUIRED_NEVER_VISIBLE = "required-never-visible"
+    # golden cases and folders of definitions
+    CASE_FAILED = "case-failed"
 
 
 @dataclass(frozen=True, slots=True)

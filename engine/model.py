@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from engine.duplicates import DuplicateCheck
     from engine.durations import Duration
     from engine.expressions import Expression
 
@@ -301,6 +302,7 @@ class TicketType:
     description: Label | None = None
     assignment: tuple[Mapping[str, Any], ...] = ()
     sla: Mapping[str, Any] | None = None
+    duplicate_check: DuplicateCheck | None = None
     source: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     file: str | None = None
     compute_order: tuple[str, ...] = ()

@@ -109,8 +109,8 @@ def calendar_schema_issues(
 
 
 def schema_issues(data: Any, source_map: SourceMap, validator: Any = None) -> list[Issue]:
-    """Every place `data` breaks the meta-schema (or `validator`'s schema), located issues
-    (deduplicated)."""
+    """Every place `data` breaks the meta-schema (or the schema of `validator`, e.g. the
+    calendar or golden-case schema), as located issues (deduplicated)."""
     validator = validator or _meta_validator()
     issues: dict[tuple[str, str, str], Issue] = {}
     for error in validator.iter_errors(data):

@@ -103,12 +103,17 @@ def run_steps(
     *,
     default_roles: Iterable[str] = ("requester",),
     language: str = "en",
+    preset: Mapping[str, Any] | None = None,
 ) -> Simulation:
-    """Create a ticket and apply each step in turn; stop at the first step that fails."""
+    """Create a ticket and apply each step in turn; stop at the first step that fails.
+
+    `preset`: values the runtime sets on creation (e.g. a repeat flag), as in the runtime.
+    """
     roles = frozenset(default_roles)
     state = ticket_type.initial_state.id
     decision = decide(ticket_type, dict(creation.values), roles=creation.roles or roles,
-                      creating=True, transition=creation.transition, language=language)
+                      current=preset, creating=True, transition=creation.transition,
+                      language=language)
     results = [_step_result(1, state, creation.transition, decision, creation.at)]
     if not decision.ok:
         return Simulation(tuple(results), state, decision.values, False, "creation failed")
@@ -127,9 +132,13 @@ def run_steps(
 
 
 def run_auto(
-    ticket_type: TicketType, data: Mapping[str, Any], *, language: str = "en"
+    ticket_type: TicketType, data: Mapping[str, Any], *, language: str = "en",
+    preset: Mapping[str, Any] | None = None,
 ) -> Simulation:
-    """Follow the path a ticket with these field values takes (every role may act)."""
+    """Follow the path a ticket with these field values takes (every role may act).
+
+    `preset`: values the runtime sets on creation (e.g. a repeat flag), as in the runtime.
+    """
     roles = ticket_type.roles
     state = ticket_type.initial_state.id
     creators = [t.id for t in ticket_type.transitions if state in t.sources] or [None]
@@ -138,7 +147,7 @@ def run_auto(
     for transition in creators:
         submission = _for_form(ticket_type, data, state, transition, roles, creating=True)
         decision = decide(ticket_type, submission, roles=roles, creating=True,
-                          transition=transition, language=language)
+                          current=preset, transition=transition, language=language)
         results = [_step_result(1, state, transition, decision)]
         if decision.ok:
             break

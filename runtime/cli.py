@@ -42,7 +42,7 @@ def _definition_files(paths: Sequence[str]) -> Iterator[Path]:
             yield from sorted(
                 p for p in path.rglob("*")
                 if p.suffix.lower() in DEFINITION_SUFFIXES and p.is_file()
-                and _looks_like_definition(p)
+                and not p.name.endswith(".cases.yaml") and _looks_like_definition(p)
             )
         else:
             yield path
@@ -470,6 +470,12 @@ def _print_demo(report: DemoReport, where: str) -> None:
     if passwords:
         click.echo("these passwords are printed only now; anyone who can reach the server "
                    "can use them, so keep a demo on 127.0.0.1")
+
+
+# templates, export, import, diff, test: their own module (their imports stay lazy too).
+from runtime import cli_library  # noqa: E402
+
+cli_library.register(cli)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

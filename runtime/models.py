@@ -107,6 +107,18 @@ class EventKind(StrEnum):
     LOGOUT = "logout"
     PASSWORD_CHANGED = "password_changed"
     DATA_EXPORTED = "data_exported"
+    TEMPLATE_INSTALLED = "template_installed"
+    TEMPLATE_UPGRADED = "template_upgraded"
+    TEMPLATE_CLONED = "template_cloned"
+    DEFINITIONS_EXPORTED = "definitions_exported"
+    DEFINITIONS_IMPORTED = "definitions_imported"
+
+
+class ConfigKind(StrEnum):
+    """Kinds of configuration documents kept by stable key (exported and imported with
+    the definitions that refer to them)."""
+
+    CALENDAR = "calendar"
 
 
 class Team(Base):
@@ -198,6 +210,9 @@ class Definition(Base):
     number_prefix: Mapped[str] = mapped_column(String(10))
     next_number: Mapped[int] = mapped_column(BigInteger, default=1)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The bundled template (and its version) this type was installed or cloned from.
+    origin_template: Mapped[str | None] = mapped_column(String(64))
+    origin_version: Mapped[int | None] = mapped_column(Integer)
 
     versions: Mapped[list[DefinitionVersion]] = relationship(
         back_populates="definition", order_by="DefinitionVersion.version"
@@ -230,6 +245,8 @@ class Ticket(Base):
         Index("ix_tickets_team_id", "team_id", "id"),
         Index("ix_tickets_assignee_id", "assignee_id", "id"),
         Index("ix_tickets_requester_id", "requester_id", "id"),
+        # Repeat detection: earlier tickets with the same key values, within a window.
+        Index("ix_tickets_repeat_key", "repeat_key", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -254,6 +271,8 @@ class Ticket(Base):
     awaiting_reply_since: Mapped[datetime | None] = mapped_column(UtcDateTime())
     sla: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     sla_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    # Fingerprint of the key values of a type's `duplicate_check` (engine.duplicates).
+    repeat_key: Mapped[str | None] = mapped_column(String(64))
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -271,19 +290,6 @@ class TeamRotation(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
-class Calendar(Base):
-    """A business calendar an administrator added or changed (bundled ones need no row)."""
-
-    __tablename__ = "calendars"
-
-    id: Mapped[int] = mapped_column(IdType, primary_key=True)
-    key: Mapped[str] = mapped_column(String(64), unique=True)
-    source: Mapped[str] = mapped_column(Text)
-    source_format: Mapped[str] = mapped_column(String(8))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
-
-
 class Event(Base):
     """Append-only: the table refuses UPDATE and DELETE (a trigger on both databases)."""
 
@@ -297,6 +303,21 @@ class Event(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime())
     client_address: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JsonType)
+
+
+class ConfigDocument(Base):
+    """A configuration document (e.g. a business calendar) by kind and stable key, kept as
+    the text an admin wrote or imported."""
+
+    __tablename__ = "config_documents"
+    __table_args__ = (UniqueConstraint("kind", "key"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class Todo(Base):

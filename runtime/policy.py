@@ -116,6 +116,11 @@ def can_manage_definitions(actor: Actor) -> bool:
     return actor.is_admin
 
 
+def can_manage_templates(actor: Actor) -> bool:
+    """Installing and cloning templates, importing and exporting definitions."""
+    return actor.is_admin
+
+
 def can_manage_users(actor: Actor) -> bool:
     return actor.is_admin
 

@@ -173,3 +173,67 @@ def test_schema_prints_the_compiled_json_schema():
     assert list(json.loads(output)["properties"]) == ["check_result"]
     code, output = run("schema", str(REPAIR), "--transition", "nope")
     assert code == 1
+
+
+# --- golden cases and diffs ------------------------------------------------------------
+
+
+def test_golden_cases_of_the_library_pass():
+    code, output = run("test", str(TEMPLATES))
+    assert code == 0, output
+    assert "case(s) in 5 file(s)" in output
+    assert "FAIL" not in output
+
+
+def _copy_repair(tmp_path: Path, cases: str) -> Path:
+    (tmp_path / "repair.yaml").write_text(REPAIR.read_text(encoding="utf-8"), encoding="utf-8")
+    path = tmp_path / "repair.cases.yaml"
+    path.write_text(cases, encoding="utf-8")
+    return path
+
+
+def test_a_failing_golden_case_exits_1_with_the_difference(tmp_path: Path):
+    path = _copy_repair(tmp_path, """\
+cases:
+  - name: hardware goes straight to repair
+    create:
+      transition: submit
+      values: {device: PRN-1, category: printer, fault: software, description: Jams all day.,
+               contact_phone: "+86 138 0013 8000"}
+    expect: {path: [new, hardware_check]}
+""")
+    code, output = run("test", str(path))
+    assert code == 1
+    assert f"FAIL  hardware goes straight to repair   ({path}:2)" in output
+    assert "path: expected new → hardware_check" in output
+    assert "got new → repairing" in output
+    assert "1 case(s) in 1 file(s): 0 passed, 1 failed" in output
+
+
+def test_a_broken_cases_file_exits_1_located(tmp_path: Path):
+    path = _copy_repair(tmp_path, "cases:\n  - name: x\n    expect: {sate: new}\n")
+    code, output = run("test", str(tmp_path))
+    assert code == 1
+    assert f"{path}:3:14: /cases/0/expect/sate: unknown key 'sate'" in output
+
+
+def test_no_golden_cases_is_an_error(tmp_path: Path):
+    code, output = run("test", str(tmp_path))
+    assert code == 1
+    assert "no golden cases" in output
+
+
+def test_diff_of_two_files(tmp_path: Path):
+    changed = tmp_path / "repair.yaml"
+    changed.write_text(REPAIR.read_text(encoding="utf-8").replace("\nversion: 1\n",
+                                                                  "\nversion: 2\n")
+                       .replace("within: 30d", "within: 7d"), encoding="utf-8")
+    assert run("diff", str(REPAIR), str(REPAIR)) == (0, "no differences\n")
+    code, output = run("diff", str(REPAIR), str(changed))
+    assert (code, output) == (1, "~ definition: version: 1 → 2\n"
+                                 "~ duplicate check: within: 30d → 7d\n")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("ticket_type: [\n", encoding="utf-8")
+    code, output = run("diff", str(REPAIR), str(broken))
+    assert code == 2
+    assert LOCATED.match(output.splitlines()[0])

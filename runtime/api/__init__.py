@@ -16,6 +16,7 @@ from runtime.api import (
     files,
     openapi,
     surveys,
+    templates,
     tickets,
 )
 from runtime.api.blueprint import api
@@ -23,4 +24,4 @@ from runtime.api.blueprint import api
 errors.register(api)
 
 __all__ = ["accounts", "agents", "api", "calendars", "definitions", "files", "openapi",
-           "surveys", "tickets"]
+           "surveys", "templates", "tickets"]

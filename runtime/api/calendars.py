@@ -22,17 +22,16 @@ def list_calendars() -> Response:
 @api.get("/calendars/<key>")
 def get_calendar(key: str) -> Response:
     """A calendar and its source (staff)."""
-    info, source, source_format = calendars.get_source(db(), service_request(), key)
-    return jsonify({"calendar": info.to_dict(), "source": source, "format": source_format})
+    info, source = calendars.get_source(db(), service_request(), key)
+    return jsonify({"calendar": info.to_dict(), "source": source})
 
 
 @api.put("/calendars/<key>")
 def save_calendar(key: str) -> Response:
     """Add or change a calendar (admins); refused whole with located issues."""
     service = service_request()
-    members = Members(json_body(), ("source", "format"))
+    members = Members(json_body(), ("source",))
     source = members.text("source", max_length=MAX_SOURCE)
-    source_format = members.choice("format", calendars.FORMATS) or "yaml"
     members.done()
-    info = calendars.save(db(), service, key, source, source_format)
+    info = calendars.save(db(), service, key, source)
     return jsonify({"calendar": info.to_dict()})

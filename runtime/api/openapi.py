@@ -159,8 +159,7 @@ SCHEMAS: dict[str, Schema] = {
         "timezone": _string(), "origin": {"enum": ["built-in", "bundled", "custom"]},
         "updated_at": NULLABLE_INSTANT,
     }, ("key", "name", "timezone", "origin", "updated_at")),
-    "CalendarSource": _obj({"source": _string(200_000), "format": {"enum": ["yaml", "json"]}},
-                           ("source",)),
+    "CalendarSource": _obj({"source": _string(200_000)}, ("source",)),
     "TeamLead": _obj({"lead": {"type": ["string", "null"], "maxLength": 150}}),
     "AuditEntry": _obj({
         "id": {"type": "integer"}, "kind": _string(), "at": INSTANT,
@@ -478,8 +477,7 @@ def _agents() -> dict[str, Any]:
             "parameters": [_path_param("key", _string(64), "The calendar's key.")],
             "get": operation("A calendar and its source", "getCalendar", "routing", (
                 "200", _json_response("The calendar.", _obj({
-                    "calendar": ref("Calendar"), "source": _string(),
-                    "format": {"enum": ["yaml", "json"]}}, ("calendar", "source", "format")))),
+                    "calendar": ref("Calendar"), "source": _string()}, ("calendar", "source")))),
                 (403, 404)),
             "put": operation("Add or change a calendar (admins)", "saveCalendar", "routing", (
                 "200", _json_response("The calendar now.", _obj({"calendar": ref("Calendar")},
@@ -525,9 +523,88 @@ def _surveys() -> dict[str, Any]:
     }
 
 
+SCHEMAS.update({
+    "TemplateSummary": _obj({
+        "name": _string(), "ticket_type": _string(), "version": {"type": "integer"},
+        "title": _string(), "description": NULLABLE_STRING, "number_prefix": _string(),
+        "state": {"enum": ["not-installed", "current", "upgrade-available", "changed",
+                           "ahead"]},
+        "installed_version": {"type": ["integer", "null"]},
+        "clones": {"type": "array", "items": _obj(
+            {"ticket_type": _string(), "from_version": {"type": ["integer", "null"]}},
+            ("ticket_type", "from_version"))},
+        "golden_cases": {"type": "integer"},
+    }, ("name", "ticket_type", "version", "state", "installed_version", "clones")),
+    "TemplateOutcome": _obj({
+        "template": _string(), "ticket_type": _string(),
+        "action": _string(description="installed, upgraded, unchanged, upgrade-available, "
+                                      "changed, ahead or cloned."),
+        "version": {"type": "integer"}, "previous_version": {"type": ["integer", "null"]},
+        "message": _string(), "calendars_added": {"type": "array", "items": _string()},
+        "missing_teams": {"type": "array", "items": _string(),
+                          "description": "Teams it routes to that do not exist yet."},
+    }, ("template", "ticket_type", "action", "version", "message")),
+    "TemplateInstall": _obj({"upgrade": {"type": "boolean", "default": False,
+                                         "description": "Publish a newer bundled version."}}),
+    "TemplateClone": _obj({
+        "as": _string(63, pattern="^[a-z][a-z0-9_-]{0,62}$",
+                      description="The new ticket type id."),
+        "prefix": _string(10, pattern="^[A-Z][A-Z0-9]{0,9}$",
+                          description="Its number prefix (default: from the id)."),
+        "name": _obj({"en": _string(200, minLength=1), "zh": _string(200, minLength=1)}),
+    }, ("as",)),
+    "DefinitionDiff": _obj({
+        "key": _string(), "from": {"type": "integer"}, "to": {"type": "integer"},
+        "changes": {"type": "array", "items": _obj({
+            "action": {"enum": ["added", "removed", "changed"]}, "area": _string(),
+            "key": _string(), "attribute": NULLABLE_STRING, "before": {}, "after": {}},
+            ("action", "area", "key"))},
+        "text": {"type": "array", "items": _string(), "description": "One line per change."},
+    }, ("key", "from", "to", "changes", "text")),
+})
+
+
+def _templates() -> dict[str, Any]:
+    name = _path_param("name", _string(64), "The template's name, e.g. repair.")
+    outcome = _obj({"result": ref("TemplateOutcome")}, ("result",))
+    refused = (400, 403, 404, 409, 413, 415, 422)
+    return {
+        "/templates": {
+            "get": operation("List the bundled templates", "listTemplates", "templates", (
+                "200", _json_response("Templates and what is installed of them.", _obj(
+                    {"items": {"type": "array", "items": ref("TemplateSummary")}},
+                    ("items",)))), (403,)),
+        },
+        "/templates/{name}/install": {
+            "parameters": [name],
+            "post": operation("Install a template (idempotent; admins)", "installTemplate",
+                              "templates", ("200", _json_response("What was done.", outcome)),
+                              refused, body=_body(ref("TemplateInstall"), required=False)),
+        },
+        "/templates/{name}/clone": {
+            "parameters": [name],
+            "post": operation("Clone a template under a new id (admins)", "cloneTemplate",
+                              "templates", ("201", _json_response("The clone.", outcome,
+                                                                  LOCATION)),
+                              refused, body=_body(ref("TemplateClone"))),
+        },
+        "/definitions/{key}/diff": {
+            "parameters": [_path_param("key", _string(64), "The ticket type key.")],
+            "get": operation("What changed between two published versions", "diffDefinition",
+                             "definitions", ("200", _json_response(
+                                 "The changes, as data and as lines.", ref("DefinitionDiff"))),
+                             (400, 404), [
+                _query("from", {"type": "integer", "minimum": 1},
+                       "The earlier version (default: the one before `to`)."),
+                _query("to", {"type": "integer", "minimum": 1},
+                       "The later version (default: the newest).")]),
+        },
+    }
+
+
 def _document() -> dict[str, Any]:
     paths = {**_tickets(), **_files(), **_definitions(), **_accounts(), **_agents(),
-             **_surveys(),
+             **_surveys(), **_templates(),
              "/openapi.json": {
         "get": operation("This document", "openapi", "meta", (
             "200", _json_response("OpenAPI 3.1.", {"type": "object"})), public=True)}}

@@ -1,6 +1,7 @@
 """Business calendars by key: the bundled files in templates_library/calendars, the
-built-in `24x7`, and calendars an administrator added or changed (rows in `calendars`,
-which take precedence over a bundled file of the same key).
+built-in `24x7`, and calendars an administrator added, changed or imported (kept as
+configuration documents, `runtime.services.configuration`, which take precedence over a
+bundled file of the same key).
 
 SLA clocks look calendars up by the key their definition names, when they are computed;
 a changed calendar applies to clocks computed after the change.
@@ -14,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 import templates_library
@@ -24,12 +25,12 @@ from engine.errors import DefinitionError
 from runtime import policy
 from runtime.context import Request
 from runtime.db import Database
-from runtime.models import Calendar, EventKind
+from runtime.models import ConfigDocument, ConfigKind, EventKind
+from runtime.services import configuration
 from runtime.services.errors import Forbidden, Invalid, NotFound
 from runtime.services.events import record
 
 BUNDLED = Path(templates_library.__file__).parent / "calendars"
-FORMATS = ("yaml", "json")
 
 
 @dataclass(frozen=True)
@@ -58,17 +59,20 @@ def bundled() -> dict[str, tuple[BusinessCalendar, Path | None]]:
 
 
 @lru_cache(maxsize=256)
-def _compiled(source: str, source_format: str, key: str) -> BusinessCalendar:
-    # Keyed by the text itself: a changed row is a new entry, so nothing goes stale.
-    return loads_calendar(source, f"{key}.{source_format}")
+def _compiled(source: str, key: str) -> BusinessCalendar:
+    # Keyed by the text itself: a changed document is a new entry, so nothing goes stale.
+    return loads_calendar(source, f"{key}.yaml")
+
+
+_STORED = select(ConfigDocument.source).where(ConfigDocument.kind == str(ConfigKind.CALENDAR),
+                                              ConfigDocument.key == bindparam("key"))
 
 
 def calendar_for(executor: Session | Connection, key: str) -> BusinessCalendar:
-    """The calendar named `key`: an administrator's row, else a bundled one (404 if none)."""
-    row = executor.execute(select(Calendar.source, Calendar.source_format)
-                           .where(Calendar.key == key)).first()
-    if row is not None:
-        return _compiled(row.source, row.source_format, key)
+    """The calendar named `key`: a stored document, else a bundled one (404 if none)."""
+    source = executor.execute(_STORED, {"key": key}).scalar()
+    if source is not None:
+        return _compiled(source, key)
     found = bundled().get(key)
     if found is None:
         raise NotFound(f"there is no calendar '{key}'")
@@ -88,38 +92,33 @@ def list_calendars(db: Database, request: Request) -> list[CalendarInfo]:
     infos = {key: _info(calendar, "built-in" if path is None else "bundled", None)
              for key, (calendar, path) in bundled().items()}
     with db.read() as session:
-        for row in session.scalars(select(Calendar)):
-            infos[row.key] = _info(_compiled(row.source, row.source_format, row.key),
-                                   "custom", row.updated_at)
+        for key, row in configuration.documents(session, ConfigKind.CALENDAR).items():
+            infos[key] = _info(_compiled(row.source, key), "custom", row.updated_at)
     return [infos[key] for key in sorted(infos)]
 
 
-def get_source(db: Database, request: Request, key: str) -> tuple[CalendarInfo, str, str]:
-    """A calendar's info, source text and format (staff)."""
+def get_source(db: Database, request: Request, key: str) -> tuple[CalendarInfo, str]:
+    """A calendar's info and source text (staff)."""
     if not policy.can_read_definitions(request.actor):
         raise Forbidden("only staff may read calendars")
     with db.read() as session:
-        row = session.scalar(select(Calendar).where(Calendar.key == key))
+        row = configuration.documents(session, ConfigKind.CALENDAR, [key]).get(key)
         if row is not None:
-            calendar = _compiled(row.source, row.source_format, key)
-            return _info(calendar, "custom", row.updated_at), row.source, row.source_format
+            return _info(_compiled(row.source, key), "custom", row.updated_at), row.source
     calendar, path = bundled().get(key, (None, None))
     if calendar is None or path is None:
         raise NotFound(f"there is no calendar '{key}' with a source")
-    return (_info(calendar, "bundled", None), path.read_text(encoding="utf-8"),
-            path.suffix.lstrip(".").replace("yml", "yaml"))
+    return _info(calendar, "bundled", None), path.read_text(encoding="utf-8")
 
 
-def save(db: Database, request: Request, key: str, source: str,
-         source_format: str = "yaml") -> CalendarInfo:
-    """Add or change the calendar `key` (administrators); refused whole with every
-    located issue when it does not compile or names another key."""
+def save(db: Database, request: Request, key: str, source: str) -> CalendarInfo:
+    """Add or change the calendar `key` (administrators; YAML, or JSON which is YAML too);
+    refused whole with every located issue when it does not compile or names another
+    key."""
     if not policy.can_manage_definitions(request.actor):
         raise Forbidden("only administrators may change calendars")
-    if source_format not in FORMATS:
-        raise Invalid(f"format must be one of {', '.join(FORMATS)}")
     try:
-        calendar = _compiled(source, source_format, key)
+        calendar = _compiled(source, key)
     except DefinitionError as error:
         raise Invalid("the calendar has problems; nothing was saved",
                       details=[issue.to_dict() for issue in error.issues]) from None
@@ -129,10 +128,6 @@ def save(db: Database, request: Request, key: str, source: str,
                                 "message": f"calendar is '{calendar.id}' but the URL "
                                            f"names '{key}'"}])
     with db.write() as session:
-        row = session.scalar(select(Calendar).where(Calendar.key == key))
-        if row is None:
-            row = Calendar(key=key, created_at=request.now)
-            session.add(row)
-        row.source, row.source_format, row.updated_at = source, source_format, request.now
+        configuration.put_document(session, request, ConfigKind.CALENDAR, key, source)
         record(session, request, EventKind.CALENDAR_SAVED, {"calendar": key})
     return _info(calendar, "custom", request.now)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.diff import Change, diff
 from engine.errors import DefinitionError
 from engine.source import parse_text
 from runtime import policy
@@ -107,26 +108,36 @@ def save_draft(db: Database, request: Request, source: str, source_format: str =
     """
     if not policy.can_manage_definitions(request.actor):
         raise Forbidden("only administrators may change definitions")
+    with db.write() as session:
+        return save_draft_in(session, request, source, source_format, key=key)[0]
+
+
+def save_draft_in(session: Session, request: Request, source: str, source_format: str = "yaml",
+                  *, key: str | None = None
+                  ) -> tuple[VersionInfo, Definition, DefinitionVersion]:
+    """`save_draft` inside the caller's transaction (templates, imports)."""
+    if not policy.can_manage_definitions(request.actor):
+        raise Forbidden("only administrators may change definitions")
     key, declared = _header(source, source_format, key)
     issues = validate_source(source, source_format)
-    with db.write() as session:
-        definition = _definition_for_update(session, key, request.now)
-        draft = session.scalar(select(DefinitionVersion).where(
-            DefinitionVersion.definition_id == definition.id,
-            DefinitionVersion.status == VersionStatus.DRAFT))
-        if draft is None:
-            draft = DefinitionVersion(definition_id=definition.id, status=VersionStatus.DRAFT,
-                                      created_at=request.now, created_by=request.actor.user_id)
-            session.add(draft)
-        # Drafts carry version 0 (one draft per type); publishing numbers them.
-        draft.version = 0
-        draft.source = source
-        draft.source_format = source_format
-        session.flush()
-        record(session, request, EventKind.DEFINITION_SAVED,
-               {"ticket_type": key, "version": declared, "issues": len(issues)})
-        return VersionInfo(key, declared, draft.status, source_format, draft.created_at, None,
-                           tuple(issues))
+    definition = _definition_for_update(session, key, request.now)
+    draft = session.scalar(select(DefinitionVersion).where(
+        DefinitionVersion.definition_id == definition.id,
+        DefinitionVersion.status == VersionStatus.DRAFT))
+    if draft is None:
+        draft = DefinitionVersion(definition_id=definition.id, status=VersionStatus.DRAFT,
+                                  created_at=request.now, created_by=request.actor.user_id)
+        session.add(draft)
+    # Drafts carry version 0 (one draft per type); publishing numbers them.
+    draft.version = 0
+    draft.source = source
+    draft.source_format = source_format
+    session.flush()
+    record(session, request, EventKind.DEFINITION_SAVED,
+           {"ticket_type": key, "version": declared, "issues": len(issues)})
+    info = VersionInfo(key, declared, draft.status, source_format, draft.created_at, None,
+                       tuple(issues))
+    return info, definition, draft
 
 
 def publish(db: Database, request: Request, key: str) -> VersionInfo:
@@ -134,40 +145,67 @@ def publish(db: Database, request: Request, key: str) -> VersionInfo:
     if not policy.can_manage_definitions(request.actor):
         raise Forbidden("only administrators may publish definitions")
     with db.write() as session:
-        definition = session.scalar(select(Definition).where(Definition.key == key))
-        draft = definition and session.scalar(select(DefinitionVersion).where(
-            DefinitionVersion.definition_id == definition.id,
-            DefinitionVersion.status == VersionStatus.DRAFT))
-        if definition is None or draft is None:
-            raise NotFound(f"there is no draft of '{key}' to publish")
-        try:
-            name = f"{key}.{draft.source_format}"
-            ticket_type = compile_text(draft.source, draft.source_format, name)
-        except DefinitionError as error:
-            raise Invalid(f"'{key}' has problems; nothing was published",
-                          details=_issues_of(error)) from None
-        latest = _latest_version_number(session, definition.id)
-        if ticket_type.version <= latest:
-            raise Conflict(f"version {latest} of '{key}' is already published; "
-                           f"set version: {latest + 1} to publish a new one")
-        _claim_prefix(session, definition, ticket_type.number_prefix)
-        draft.status = VersionStatus.PUBLISHED
-        draft.version = ticket_type.version
-        draft.published_at = request.now
-        session.flush()
-        record(session, request, EventKind.DEFINITION_PUBLISHED,
-               {"ticket_type": key, "version": ticket_type.version})
-        return _info(definition, draft)
+        definition, version = publish_in(session, request, key)
+        return _info(definition, version)
+
+
+def publish_in(session: Session, request: Request, key: str
+               ) -> tuple[Definition, DefinitionVersion]:
+    """`publish` inside the caller's transaction (templates, imports)."""
+    if not policy.can_manage_definitions(request.actor):
+        raise Forbidden("only administrators may publish definitions")
+    definition = session.scalar(select(Definition).where(Definition.key == key))
+    draft = definition and session.scalar(select(DefinitionVersion).where(
+        DefinitionVersion.definition_id == definition.id,
+        DefinitionVersion.status == VersionStatus.DRAFT))
+    if definition is None or draft is None:
+        raise NotFound(f"there is no draft of '{key}' to publish")
+    try:
+        name = f"{key}.{draft.source_format}"
+        ticket_type = compile_text(draft.source, draft.source_format, name)
+    except DefinitionError as error:
+        raise Invalid(f"'{key}' has problems; nothing was published",
+                      details=_issues_of(error)) from None
+    latest = _latest_version_number(session, definition.id)
+    if ticket_type.version <= latest:
+        raise Conflict(f"version {latest} of '{key}' is already published; "
+                       f"set version: {latest + 1} to publish a new one")
+    _claim_prefix(session, definition, ticket_type.number_prefix)
+    draft.status = VersionStatus.PUBLISHED
+    draft.version = ticket_type.version
+    draft.published_at = request.now
+    session.flush()
+    record(session, request, EventKind.DEFINITION_PUBLISHED,
+           {"ticket_type": key, "version": ticket_type.version})
+    return definition, draft
 
 
 def install(db: Database, request: Request, source: str, source_format: str = "yaml"
             ) -> VersionInfo:
-    """Save and publish in one call (templates, the demo, imports)."""
-    info = save_draft(db, request, source, source_format)
+    """Save and publish in one transaction (templates, the demo, imports)."""
+    if not policy.can_manage_definitions(request.actor):
+        raise Forbidden("only administrators may change definitions")
+    with db.write() as session:
+        definition, version = install_in(session, request, source, source_format)
+        return _info(definition, version)
+
+
+def install_in(session: Session, request: Request, source: str, source_format: str = "yaml"
+               ) -> tuple[Definition, DefinitionVersion]:
+    """`install` inside the caller's transaction: nothing is kept when it is refused."""
+    info, _definition, _draft = save_draft_in(session, request, source, source_format)
     if info.issues:
         raise Invalid(f"'{info.key}' has problems; nothing was published",
                       details=list(info.issues))
-    return publish(db, request, info.key)
+    return publish_in(session, request, info.key)
+
+
+def latest_source(session: Session, key: str) -> DefinitionVersion | None:
+    """The newest published version of `key` (None: not installed)."""
+    return session.scalar(
+        select(DefinitionVersion).join(Definition)
+        .where(Definition.key == key, DefinitionVersion.status == VersionStatus.PUBLISHED)
+        .order_by(DefinitionVersion.version.desc()).limit(1))
 
 
 def _definition_for_update(session: Session, key: str, now: datetime) -> Definition:
@@ -232,3 +270,27 @@ def get_source(db: Database, request: Request, key: str, version: int | None = N
         if row is None:
             raise NotFound(f"there is no {'draft' if draft else 'version'} of '{key}'")
         return _info(row.definition, row), row.source
+
+
+def diff_versions(db: Database, request: Request, key: str, before: int | None = None,
+                  after: int | None = None) -> tuple[int, int, list[Change]]:
+    """The semantic changes between two published versions of `key` (default: the one
+    before the newest, and the newest)."""
+    if not policy.can_read_definitions(request.actor):
+        raise NotFound(f"there is no ticket type '{key}'")
+    with db.read() as session:
+        rows = {row.version: row for row in session.scalars(
+            select(DefinitionVersion).join(Definition)
+            .where(Definition.key == key, DefinitionVersion.status == VersionStatus.PUBLISHED))}
+        if not rows:
+            raise NotFound(f"there is no ticket type '{key}'")
+        newest = max(rows)
+        after = newest if after is None else after
+        before = max((v for v in rows if v < after), default=after) if before is None \
+            else before
+        for wanted in (before, after):
+            if wanted not in rows:
+                raise NotFound(f"'{key}' has no published version {wanted}")
+        compiled = [compile_text(rows[v].source, rows[v].source_format, f"{key}@{v}")
+                    for v in (before, after)]
+        return before, after, diff(*compiled)

@@ -41,7 +41,7 @@ from runtime.models import (
     User,
 )
 from runtime.services import attachments as attachment_service
-from runtime.services import routing, surveys
+from runtime.services import repeats, routing, surveys
 from runtime.services.errors import (
     BadRequest,
     Conflict,
@@ -296,8 +296,11 @@ def create(
         roles = policy.creator_roles(request.actor)
         chosen = _creation_transition(ticket_type, roles, transition)
         files = attachment_service.resolve_field_files(session, request, ticket_type, values)
+        # Values the runtime sets before deciding (a repeat flag), so branches see them.
+        repeat = repeats.check(session, ticket_type, values, request.now)
         decision = decide(ticket_type, {**values, **files.values}, roles=roles, creating=True,
-                          transition=chosen, language=request.actor.language)
+                          current=repeat.preset or None, transition=chosen,
+                          language=request.actor.language)
         if decision.refusal is not None:
             raise _refuse(decision.refusal, chosen, ticket_type.initial_state.id)
         if decision.problems or files.problems:
@@ -315,6 +318,7 @@ def create(
             "assignee_id": routed.assignee_id if routed else None,
             "team_id": routed.team_id if routed else None,
             "reopen_count": 0, "created_at": request.now, "updated_at": request.now,
+            "repeat_key": repeat.key,
             "closed_at": request.now if ticket_type.state_by_id[state].final else None,
             "version": 1,
         }

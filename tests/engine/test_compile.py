@@ -47,13 +47,13 @@ MUTATIONS = [
      "    from: hardware_check\n    to: repairng\n", "unknown-state", "/transitions/1/to", 1),
     ("unknown-state-in-branch", "{when: \"fault == 'software'\", state: repairing}",
      "{when: \"fault == 'software'\", state: repairin}", "unknown-state",
-     "/transitions/0/to/0/state", 0),
+     "/transitions/0/to/1/state", 0),
     ("missing-default-branch", "      - {state: hardware_check}\n",
      "      - {when: \"fault != 'software'\", state: hardware_check}\n",
      "missing-default-branch", "/transitions/0/to", None),
     ("default-branch-not-last", "      - {when: \"fault == 'software'\", state: repairing}\n",
      "      - {state: repairing}\n      - {when: \"fault == 'software'\", state: repairing}\n",
-     "default-branch-not-last", "/transitions/0/to/0", 0),
+     "default-branch-not-last", "/transitions/0/to/1", 0),
     ("unknown-role", "    roles: [agent]\n    requires: [check_result]",
      "    roles: [agnet]\n    requires: [check_result]", "unknown-role",
      "/transitions/1/roles/0", 0),
@@ -161,7 +161,8 @@ def test_the_template_compiles_to_a_resolved_model(repair):
     assert repair.field_by_id["parts"].column_compute_order == ("line_total",)
     assert "check_result" not in repair.intake_fields
     assert "parts_total" not in repair.intake_fields
-    assert repair.transition_by_id["submit"].targets == ("repairing", "hardware_check")
+    assert repair.transition_by_id["submit"].targets == ("hardware_check", "repairing",
+                                                         "hardware_check")
 
 
 def test_json_definitions_compile_like_yaml(repair):

@@ -63,7 +63,10 @@ def test_branches_first_match_wins_with_a_default(repair):
     submit = repair.transition_by_id["submit"]
     assert resolve_branch(submit, {"fault": "software"}).state == "repairing"
     chosen = resolve_branch(submit, {"fault": "hardware"})
-    assert (chosen.state, chosen.index, chosen.condition) == ("hardware_check", 1, None)
+    assert (chosen.state, chosen.index, chosen.condition) == ("hardware_check", 2, None)
+    repeat = resolve_branch(submit, {"fault": "software", "repeat_repair": True})
+    assert (repeat.state, repeat.index, repeat.condition) == ("hardware_check", 0,
+                                                              "repeat_repair")
 
 
 def test_field_access_per_state_and_role(repair):

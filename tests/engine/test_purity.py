@@ -8,7 +8,7 @@ ENGINE_MODULES = [
     "engine.lint", "engine.messages", "engine.model", "engine.schema", "engine.simulate",
     "engine.source", "engine.values", "engine.formschema", "engine.domains", "engine.calendar",
     "engine.calendar_compile", "engine.durations", "engine.compile_sla", "engine.assignment",
-    "engine.sla",
+    "engine.sla", "engine.canonical", "engine.cases", "engine.diff", "engine.duplicates",
 ]
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import _WrappedReferencingError
 
+from engine.cases import CASES_SCHEMA_PATH
 from engine.schema import make_validator, meta_schema
 from engine.source import read_file
 from tests.conftest import TEMPLATES
@@ -16,9 +19,15 @@ def test_meta_schema_is_a_valid_draft_2020_12_schema():
     assert meta_schema()["$schema"] == "https://json-schema.org/draft/2020-12/schema"
 
 
-@pytest.mark.parametrize("path", sorted(TEMPLATES.glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(p for p in TEMPLATES.glob("*.yaml")
+                                         if not p.name.endswith(".cases.yaml")),
+                         ids=lambda p: p.name)
 def test_bundled_templates_satisfy_the_meta_schema(path):
     assert list(make_validator(meta_schema()).iter_errors(read_file(path).data)) == []
+
+
+def test_the_golden_case_schema_is_a_valid_draft_2020_12_schema():
+    Draft202012Validator.check_schema(json.loads(CASES_SCHEMA_PATH.read_text("utf-8")))
 
 
 @pytest.mark.parametrize("target", [

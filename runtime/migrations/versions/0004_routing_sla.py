@@ -1,6 +1,6 @@
 """Routing and SLA state: agents' skills, capacity, schedule and away flag; team leads
-and round-robin pointers; business calendars kept in the database; each ticket's SLA
-clocks (the computed due instants with their why) and the instants they depend on.
+and round-robin pointers; each ticket's SLA clocks (the computed due instants with
+their why) and the instants they depend on.
 
 Revision ID: 0004
 Revises: 0003
@@ -42,17 +42,6 @@ def upgrade() -> None:
                                 name=op.f("fk_team_rotations_last_user_id_users")),
         sa.PrimaryKeyConstraint("team_id", name=op.f("pk_team_rotations")),
     )
-    op.create_table(
-        "calendars",
-        sa.Column("id", ID, nullable=False),
-        sa.Column("key", sa.String(length=64), nullable=False),
-        sa.Column("source", sa.Text(), nullable=False),
-        sa.Column("source_format", sa.String(length=8), nullable=False),
-        sa.Column("created_at", INSTANT, nullable=False),
-        sa.Column("updated_at", INSTANT, nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_calendars")),
-        sa.UniqueConstraint("key", name=op.f("uq_calendars_key")),
-    )
     with op.batch_alter_table("tickets") as tickets:
         tickets.add_column(sa.Column("first_response_at", INSTANT, nullable=True))
         tickets.add_column(sa.Column("awaiting_reply_since", INSTANT, nullable=True))
@@ -66,7 +55,6 @@ def downgrade() -> None:
         tickets.drop_index("ix_tickets_sla_due_at")
         for column in ("sla_due_at", "sla", "awaiting_reply_since", "first_response_at"):
             tickets.drop_column(column)
-    op.drop_table("calendars")
     op.drop_table("team_rotations")
     with op.batch_alter_table("teams") as teams:
         teams.drop_constraint(op.f("fk_teams_lead_id_users"), type_="foreignkey")
