@@ -354,6 +354,21 @@ class OutboxState(StrEnum):
     DEAD = "dead"  # given up (too many failures, or refused for good); an admin may retry
 
 
+class NoticeKind(StrEnum):
+    """What a notification (inbox entry, e-mail) tells its reader; each has a title and
+    a text in every UI language (runtime/delivery/messages.py)."""
+
+    MENTION = "mention"
+    ASSIGNED = "assigned"  # a ticket was passed to you
+    TEAM_ASSIGNED = "team_assigned"  # a ticket was passed to your team
+    CLOSED = "closed"  # to the requester, with the survey link
+    REMINDER = "reminder"
+    NOTICE = "notice"  # free text, e.g. from a `notify` timer
+    SLA_WARNING = "sla_warning"
+    SLA_BREACH = "sla_breach"
+    ESCALATION = "escalation"
+
+
 class WebhookFormat(StrEnum):
     GENERIC = "generic"
     DINGTALK = "dingtalk"

@@ -39,7 +39,7 @@ from runtime.models import (
     User,
 )
 from runtime.services import attachments as attachment_service
-from runtime.services import surveys
+from runtime.services import notify, surveys
 from runtime.services.errors import (
     BadRequest,
     Conflict,
@@ -218,6 +218,13 @@ def _change(db: Database, request: Request, number: str,
         return result
 
 
+def _tell(session: Session, request: Request, event: Event, loaded: _Loaded) -> None:
+    """Queue what the event tells people and webhooks, in its own transaction."""
+    notify.after_ticket_event(session, kind=EventKind(event.kind), event_id=event.id,
+                              actor_id=event.actor_id, data=event.data, ticket=loaded.ticket,
+                              ticket_type=loaded.ticket_type, now=request.now)
+
+
 # --- creating ------------------------------------------------------------------------
 
 
@@ -315,13 +322,16 @@ def create(
         ticket = cast(Ticket, SimpleNamespace(
             id=connection.execute(_INSERT_TICKET, columns).scalar_one(), **columns))
         attachment_service.link(session, files.ids, ticket)
-        connection.execute(_INSERT_EVENT, {
+        event_data = {"values": data, "state": state, "transition": chosen,
+                      "branch": decision.branch.condition if decision.branch else None}
+        event_id = connection.execute(_INSERT_EVENT, {
             "ticket_id": ticket.id, "kind": str(EventKind.CREATED),
             "actor_id": request.actor.user_id, "at": request.now,
-            "client_address": request.address,
-            "data": {"values": data, "state": state, "transition": chosen,
-                     "branch": decision.branch.condition if decision.branch else None}})
+            "client_address": request.address, "data": event_data}).scalar_one()
         loaded = _Loaded(ticket, compiled, policy.ticket_roles(request.actor, ticket))
+        notify.after_ticket_event(session, kind=EventKind.CREATED, event_id=event_id,
+                                  actor_id=request.actor.user_id, data=event_data,
+                                  ticket=ticket, ticket_type=ticket_type, now=request.now)
         return _view(session, request, loaded, names={requester_id: requester_name}, teams={})
 
 
@@ -331,7 +341,7 @@ _NEXT_NUMBER = (update(Definition).where(Definition.id == bindparam("definition"
                 .values(next_number=Definition.next_number + 1)
                 .returning(Definition.next_number))
 _INSERT_TICKET = insert(Ticket).returning(Ticket.id)
-_INSERT_EVENT = insert(Event)
+_INSERT_EVENT = insert(Event).returning(Event.id)
 
 
 def _requester(session: Session, request: Request, username: str | None) -> tuple[int, str]:
@@ -397,11 +407,12 @@ def fire(db: Database, request: Request, number: str, transition: str, values: A
             kind = EventKind.CLOSED
             surveys.open_for(session, ticket, request.now)
         attachment_service.link(session, files.ids, ticket)
-        record(session, request, kind, {
+        event = record(session, request, kind, {
             "transition": transition, "from": before, "to": target,
             "changes": dict(decision.changes),
             "branch": decision.branch.condition if decision.branch else None,
         }, ticket)
+        _tell(session, request, event, loaded)
         session.flush()
         return _view(session, request, loaded)
 
@@ -421,8 +432,9 @@ def update_fields(db: Database, request: Request, number: str, values: Any,
             ticket.data = dict(decision.values)
             ticket.updated_at = request.now
             attachment_service.link(session, files.ids, ticket)
-            record(session, request, EventKind.UPDATED,
-                   {"changes": dict(decision.changes)}, ticket)
+            event = record(session, request, EventKind.UPDATED,
+                           {"changes": dict(decision.changes)}, ticket)
+            _tell(session, request, event, loaded)
         return _view(session, request, loaded)
 
     return _change(db, request, number, work, expected_version)
@@ -430,7 +442,8 @@ def update_fields(db: Database, request: Request, number: str, values: Any,
 
 def comment(db: Database, request: Request, number: str, body: Any, *,
             internal: bool = False) -> TimelineEntry:
-    """Add a public or internal comment; @mentions give the mentioned users a to-do."""
+    """Add a public or internal comment; @mentions give the mentioned users a to-do and a
+    notification (inbox and e-mail)."""
     if not isinstance(body, str) or not body.strip():
         raise Invalid("a comment needs text", details=[
             {"field": "body", "code": "required", "message": "a comment needs text"}])
@@ -450,6 +463,7 @@ def comment(db: Database, request: Request, number: str, body: Any, *,
         for user_id in mentioned.values():
             session.add(Todo(user_id=user_id, ticket_id=ticket.id, event_id=event.id,
                              kind="mention", created_at=request.now))
+        _tell(session, request, event, loaded)
         return TimelineEntry(event.id, event.kind, event.at, request.actor.username,
                              dict(event.data))
 
@@ -488,7 +502,9 @@ def claim(db: Database, request: Request, number: str, *,
                            code="already-taken", extra={"assignee": holder})
         ticket.assignee_id = request.actor.user_id
         ticket.updated_at = request.now
-        record(session, request, EventKind.CLAIMED, {"assignee": request.actor.username}, ticket)
+        event = record(session, request, EventKind.CLAIMED,
+                       {"assignee": request.actor.username}, ticket)
+        _tell(session, request, event, loaded)
         session.flush()
         loaded.roles = policy.ticket_roles(request.actor, ticket)
         return _view(session, request, loaded)
@@ -520,12 +536,13 @@ def transfer(db: Database, request: Request, number: str, *, reason: Any,
         if user is not None or team is not None:
             ticket.assignee_id = user.id if user is not None else None
         ticket.updated_at = request.now
-        record(session, request, EventKind.TRANSFERRED, {
+        event = record(session, request, EventKind.TRANSFERRED, {
             "from_user": before, "to_user": user.username if user else None,
             "from_team": before_team.key if before_team else None,
             "to_team": team.key if team else (before_team.key if before_team else None),
             "reason": reason,
         }, ticket)
+        _tell(session, request, event, loaded)
         session.flush()
         loaded.roles = policy.ticket_roles(request.actor, ticket) or loaded.roles
         return _view(session, request, loaded)
