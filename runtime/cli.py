@@ -25,6 +25,7 @@ import click
 from engine.compile import load
 from engine.errors import DefinitionError, Issue, IssueCode
 from engine.source import read_file as read_source
+from runtime.cli_worker import worker as worker_command
 
 if TYPE_CHECKING:
     from runtime.config import Settings
@@ -458,6 +459,9 @@ def _print_demo(report: DemoReport, where: str) -> None:
     if passwords:
         click.echo("these passwords are printed only now; anyone who can reach the server "
                    "can use them, so keep a demo on 127.0.0.1")
+
+
+cli.add_command(worker_command)  # `ticketflow worker` (runtime/cli_worker.py)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
