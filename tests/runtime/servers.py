@@ -1,0 +1,148 @@
+"""Real servers the notification tests talk to, on 127.0.0.1 and an ephemeral port: an
+SMTP server (aiosmtpd) that keeps what it receives, and an HTTP receiver whose answers a
+test scripts (a status, a robot's JSON, or hanging until the test lets it go)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+HANG_LIMIT_S = 30  # a hanging receiver gives up by itself if a test forgets to release it
+
+
+class _EphemeralController(Controller):
+    """aiosmtpd's controller, bound to port 0: it learns its port from the socket."""
+
+    def _trigger_server(self) -> None:
+        assert self.server is not None
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+@dataclass
+class SmtpSink:
+    """Accepts mail for anyone, except addresses at refuse.example (550, permanent) and
+    busy.example (451, try later)."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    port: int = 0
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          options: list[str]) -> str:
+        if address.endswith("@refuse.example"):
+            return "550 5.1.1 no such mailbox"
+        if address.endswith("@busy.example"):
+            return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.original_content,
+                                           policy=email.policy.default)
+        self.messages.append(message)  # type: ignore[arg-type]
+        return "250 Message accepted"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+
+@contextmanager
+def smtp_server() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    controller = _EphemeralController(sink, hostname="127.0.0.1", port=0)
+    controller.start()
+    sink.port = controller.port
+    try:
+        yield sink
+    finally:
+        controller.stop()
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class HttpReceiver:
+    """Records every POST. `answers` is consumed one per request (then `default`):
+    an int is a status with an empty JSON body; a dict is a 200 with that JSON body;
+    "hang" holds the request until `release()`."""
+
+    answers: list[int | dict[str, Any] | str] = field(default_factory=list)
+    default: int | dict[str, Any] | str = 200
+    received: list[Received] = field(default_factory=list)
+    port: int = 0
+    arrived: threading.Event = field(default_factory=threading.Event)
+    _release: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def release(self) -> None:
+        self._release.set()
+
+    def next_answer(self) -> int | dict[str, Any] | str:
+        return self.answers.pop(0) if self.answers else self.default
+
+
+def _handler(receiver: HttpReceiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            length = int(self.headers.get("Content-Length", "0"))
+            body = self.rfile.read(length)
+            receiver.received.append(Received(self.path, dict(self.headers.items()), body))
+            answer = receiver.next_answer()
+            receiver.arrived.set()
+            if answer == "hang":
+                receiver._release.wait(HANG_LIMIT_S)
+                return
+            status, payload = (200, answer) if isinstance(answer, dict) else (int(answer), {})
+            data = json.dumps(payload).encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:
+                pass  # the client gave up (a timeout test)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@contextmanager
+def http_receiver(*answers: int | dict[str, Any] | str,
+                  default: int | dict[str, Any] | str = 200) -> Iterator[HttpReceiver]:
+    receiver = HttpReceiver(list(answers), default)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
+    server.daemon_threads = True
+    receiver.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        receiver.release()
+        server.shutdown()
+        server.server_close()
+        thread.join()
