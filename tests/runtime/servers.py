@@ -82,7 +82,7 @@ class Received:
 class HttpReceiver:
     """Records every POST. `answers` is consumed one per request (then `default`):
     an int is a status with an empty JSON body; a dict is a 200 with that JSON body;
-    "hang" holds the request until `release()`."""
+    "hang" holds the request until `release()`, then answers `default`."""
 
     answers: list[int | dict[str, Any] | str] = field(default_factory=list)
     default: int | dict[str, Any] | str = 200
@@ -96,7 +96,14 @@ class HttpReceiver:
         return f"http://127.0.0.1:{self.port}/hook"
 
     def release(self) -> None:
+        """Let hanging requests go on (they answer with `default`)."""
         self._release.set()
+
+    def hang_next(self) -> None:
+        """The next request hangs (until `release()`)."""
+        self._release.clear()
+        self.arrived.clear()
+        self.answers.insert(0, "hang")
 
     def next_answer(self) -> int | dict[str, Any] | str:
         return self.answers.pop(0) if self.answers else self.default
@@ -110,9 +117,9 @@ def _handler(receiver: HttpReceiver) -> type[BaseHTTPRequestHandler]:
             receiver.received.append(Received(self.path, dict(self.headers.items()), body))
             answer = receiver.next_answer()
             receiver.arrived.set()
-            if answer == "hang":
+            if answer == "hang":  # a slow receiver: answers only once released
                 receiver._release.wait(HANG_LIMIT_S)
-                return
+                answer = receiver.default
             status, payload = (200, answer) if isinstance(answer, dict) else (int(answer), {})
             data = json.dumps(payload).encode()
             try:
