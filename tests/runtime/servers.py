@@ -1,12 +1,14 @@
 """Real servers the notification tests talk to, on 127.0.0.1 and an ephemeral port: an
-SMTP server (aiosmtpd) that keeps what it receives, and an HTTP receiver whose answers a
-test scripts (a status, a robot's JSON, or hanging until the test lets it go)."""
+SMTP server (aiosmtpd) that keeps what it receives, an HTTP receiver whose answers a
+test scripts (a status, a robot's JSON, or hanging until the test lets it go), and a
+TCP proxy in front of PostgreSQL that a test takes down to play an outage."""
 
 from __future__ import annotations
 
 import email
 import email.policy
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -153,3 +155,73 @@ def http_receiver(*answers: int | dict[str, Any] | str,
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+class TcpProxy:
+    """A TCP forwarder to a database server that a test can take down and bring back:
+    while down it cuts every open connection and refuses new ones (an outage as the
+    worker sees it, with the real server untouched)."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.up = False
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            if not self.up:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._open += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def set_up(self, up: bool) -> None:
+        self.up = up
+        if not up:
+            with self._lock:
+                doomed, self._open = self._open, []
+            for end in doomed:
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                end.close()
+
+    def close(self) -> None:
+        self.set_up(False)
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        except OSError:
+            pass
+        self.listener.close()
+        self._thread.join()
