@@ -7,9 +7,19 @@ and every transaction, the policy decides who sees what.
 
 from __future__ import annotations
 
-from runtime.api import accounts, definitions, errors, files, openapi, surveys, tickets
+from runtime.api import (
+    accounts,
+    definitions,
+    errors,
+    files,
+    notifications,
+    openapi,
+    surveys,
+    tickets,
+)
 from runtime.api.blueprint import api
 
 errors.register(api)
 
-__all__ = ["accounts", "api", "definitions", "files", "openapi", "surveys", "tickets"]
+__all__ = ["accounts", "api", "definitions", "files", "notifications", "openapi", "surveys",
+           "tickets"]
