@@ -31,7 +31,7 @@ from runtime.context import Clock, system_clock
 from runtime.db import Database
 from runtime.delivery import formats, http, messages, smtp
 from runtime.delivery.result import Result, Verdict
-from runtime.models import Channel, NoticeKind
+from runtime.models import Channel, NoticeKind, OutboxState
 from runtime.services import outbox, surveys, timers
 from runtime.services.errors import ServiceError
 
@@ -145,12 +145,12 @@ class Worker:
             self._count(report, message, result, state)
 
     def _count(self, report: Report, message: outbox.Outgoing, result: Result,
-               state: object) -> None:
+               state: OutboxState | None) -> None:
         if state is None:
             report.lost += 1
         elif result.verdict is Verdict.SENT:
             report.sent += 1
-        elif state == outbox.OutboxState.DEAD:
+        elif state is OutboxState.DEAD:
             report.dead += 1
             log.warning("message %s to %s is dead after %s attempt(s): %s", message.id,
                         message.recipient, message.attempts, result.error)

@@ -202,9 +202,15 @@ def after_ticket_event(session: Session, *, kind: EventKind, event_id: int,
     """Everything a ticket event tells: the webhooks that subscribe to it, and the people
     it concerns (@mentioned users, a transfer's new assignee or team, the requester when
     the ticket closes). Called in the event's transaction."""
+    hooks = _subscribed(session, kind)
+    concerns_people = (kind in (EventKind.TRANSFERRED, EventKind.CLOSED)
+                       or (kind == EventKind.COMMENTED and data.get("mentions")))
+    if not hooks and not concerns_people:
+        return  # the common case on the hot path: one small query and done
     by = _display_name(session, actor_id)
-    publish(session, kind=kind, event_id=event_id, actor=by, data=data, ticket=ticket,
-            ticket_type=ticket_type, now=now)
+    if hooks:
+        publish(session, kind=kind, event_id=event_id, actor=by, data=data, ticket=ticket,
+                ticket_type=ticket_type, now=now, hooks=hooks)
     common = {"now": now, "ticket": ticket, "ticket_type": ticket_type, "event_id": event_id}
     if kind == EventKind.COMMENTED:
         for user in _users_named(session, data.get("mentions") or ()):
@@ -261,19 +267,24 @@ def webhook_document(*, kind: str, event_id: int | None, actor: str, data: Mappi
     }
 
 
+def _subscribed(session: Session, kind: str) -> list[Webhook]:
+    """The active webhooks that want events of `kind`."""
+    hooks = session.scalars(select(Webhook).where(Webhook.active).order_by(Webhook.id)).all()
+    return [hook for hook in hooks if not hook.events or kind in hook.events]
+
+
 def publish(session: Session, *, kind: str, event_id: int | None, actor: str,
             data: Mapping[str, Any], ticket: TicketLike, ticket_type: TicketType,
-            now: datetime) -> int:
+            now: datetime, hooks: list[Webhook] | None = None) -> int:
     """Queue a ticket event for every active webhook subscribed to its kind (in the
-    caller's transaction). Returns how many were queued."""
-    hooks = session.scalars(select(Webhook).where(Webhook.active).order_by(Webhook.id)).all()
+    caller's transaction; `hooks` when the caller already knows them). Returns how many
+    were queued."""
+    hooks = _subscribed(session, kind) if hooks is None else hooks
     if not hooks or policy.visible_event(kind, data, ticket_type, policy.WEBHOOK_ROLES) is None:
         return 0
     queued = 0
     documents: dict[str, dict[str, Any]] = {}
     for hook in hooks:
-        if hook.events and kind not in hook.events:
-            continue
         language = messages.language_of(hook.language)
         if language not in documents:
             documents[language] = webhook_document(
