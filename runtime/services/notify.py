@@ -184,12 +184,14 @@ def _users_named(session: Session, names: Iterable[str]) -> list[User]:
                                 .order_by(User.id)))
 
 
-def team_staff(session: Session, team_id: int) -> list[User]:
-    """The active agents and supervisors of a team (whom a team-wide notice reaches)."""
-    staff = (str(Role.AGENT), str(Role.SUPERVISOR))
+def team_staff(session: Session, team_id: int,
+               roles: Iterable[Role] = (Role.AGENT, Role.SUPERVISOR)) -> list[User]:
+    """The active members of a team with one of `roles` (by default whom a team-wide
+    notice reaches; `roles=(Role.SUPERVISOR,)` for an escalation)."""
+    wanted = [str(role) for role in roles]
     return list(session.scalars(
         select(User).join(Membership, Membership.user_id == User.id)
-        .where(Membership.team_id == team_id, User.active, User.role.in_(staff))
+        .where(Membership.team_id == team_id, User.active, User.role.in_(wanted))
         .order_by(User.id)))
 
 
