@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import threading
 from typing import Any
 
 import click
@@ -26,7 +27,10 @@ def _configure_logging() -> None:
 def _on_signals(stop: Any) -> None:
     """SIGTERM (systemd, docker stop) and SIGINT (Ctrl-C) stop the loop gracefully."""
     def handle(_signum: int, _frame: Any) -> None:
-        stop()
+        # Not `stop()` here: the handler runs on the main thread between two bytecodes,
+        # possibly while that thread holds the stop event's lock (inside its wait), and
+        # setting the event would then deadlock. A thread takes the lock when it is free.
+        threading.Thread(target=stop, name="ticketflow-stop").start()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         try:
@@ -50,19 +54,49 @@ def worker(once: bool, interval: float, worker_id: str | None, batch: int) -> No
     (e-mail, webhooks). Run as many as you like, on as many machines: each timer fires
     once and each message is sent by one worker. SMTP and links: TICKETFLOW_SMTP_* and
     TICKETFLOW_BASE_URL (docs/architecture.md)."""
-    from runtime.cli import _open_database
+    from runtime.cli import _failures, _require_current_schema
+    from runtime.config import Settings
+    from runtime.db import Database
     from runtime.worker import Worker
 
     _configure_logging()
-    with _open_database() as (settings, database):
-        runner = Worker(database, settings.delivery, owner=worker_id, timer_batch=batch)
-        if not settings.delivery.smtp_host:
-            logging.getLogger("ticketflow.worker").info(
-                "no SMTP server configured (TICKETFLOW_SMTP_HOST): e-mails wait in the outbox")
-        if once:
-            click.echo(runner.run_once().line())
-            return
-        _on_signals(runner.stop)
-        logging.getLogger("ticketflow.worker").info(
-            "worker %s started; every %g s when idle", runner.owner, interval)
-        runner.run(interval=interval)
+    log = logging.getLogger("ticketflow.worker")
+    with _failures():
+        settings = Settings.from_env()
+        database = Database(settings.database_url)
+        try:
+            runner = Worker(database, settings.delivery, owner=worker_id, timer_batch=batch)
+            if once:
+                _require_current_schema(database)
+                click.echo(runner.run_once().line())
+                return
+            _on_signals(runner.stop)
+            log.info("worker %s started; every %g s when idle", runner.owner, interval)
+            if not settings.delivery.smtp_host:
+                log.info("no SMTP server configured (TICKETFLOW_SMTP_HOST): "
+                         "e-mails wait in the outbox")
+            if _wait_for_database(runner, lambda: _require_current_schema(database)):
+                runner.run(interval=interval)
+        finally:
+            database.dispose()
+
+
+def _wait_for_database(runner: Any, check: Any) -> bool:
+    """A worker started while the database is down waits for it (like an outage later);
+    a database without the current schema is an error at once. False: stopped first."""
+    from runtime.worker import BACKOFF_CAP, BACKOFF_START, first_line, unreachable
+
+    delay = BACKOFF_START
+    while True:
+        try:
+            check()
+            return True
+        except Exception as error:
+            if not unreachable(error):
+                raise
+            logging.getLogger("ticketflow.worker").warning(
+                "the database is unreachable (%s); trying again in %g s",
+                first_line(error), delay)
+        if runner.wait(delay):
+            return False
+        delay = min(BACKOFF_CAP, delay * 2)

@@ -117,6 +117,10 @@ class Worker:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    def wait(self, seconds: float) -> bool:
+        """Pause up to `seconds`; True when asked to stop meanwhile."""
+        return self._stop.wait(seconds)
+
     # --- one pass ----------------------------------------------------------------------
 
     def run_once(self) -> Report:
@@ -213,7 +217,7 @@ class Worker:
         """Pass after pass until `stop()`: no pause while there is work, `interval`
         seconds when idle, a growing pause while the database is unreachable. `wait(s)`
         pauses and says whether to stop (default: the stop event's wait)."""
-        pause = wait or self._stop.wait
+        pause = wait or self.wait
         failures = 0
         while not self.stopping:
             try:

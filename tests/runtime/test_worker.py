@@ -148,23 +148,48 @@ def test_worker_once_on_an_unreachable_database_is_one_line_and_exit_1(tmp_path:
     assert line.startswith("Error: database:")
 
 
-@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
-def test_sigterm_stops_the_worker_gracefully(seed: Seed, tmp_path: Path):
-    env = {**os.environ, **_env(seed.db, tmp_path)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "runtime.cli", "worker", "--interval", "0.2", "--id", "svc"],
+def _start(database: Database, tmp_path: Path, name: str) -> subprocess.Popen[str]:
+    env = {**os.environ, **_env(database, tmp_path)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "runtime.cli", "worker", "--interval", "0.2", "--id", name],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _read_until(process: subprocess.Popen[str], text: str, log: list[str]) -> None:
+    """Read the worker's log up to a line containing `text` (no sleeping: it tells us)."""
     assert process.stderr is not None
-    lines = []
-    for line in process.stderr:  # wait for it to be up (no sleeping: read its log)
-        lines.append(line)
-        if "worker svc started" in line:
-            break
+    for line in process.stderr:
+        log.append(line)
+        if text in line:
+            return
+    raise AssertionError(f"the worker ended before saying {text!r}:\n{''.join(log)}")
+
+
+def _terminate(process: subprocess.Popen[str], log: list[str]) -> str:
     process.send_signal(signal.SIGTERM)
     _, rest = process.communicate(timeout=60)
-    assert process.returncode == 0, "".join(lines) + rest
-    assert "worker svc stopped" in rest
-    assert "Traceback" not in "".join(lines) + rest
+    text = "".join(log) + rest
+    assert process.returncode == 0, text
+    assert "Traceback" not in text
+    return text
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_sigterm_stops_the_worker_gracefully(seed: Seed, tmp_path: Path):
+    process, log = _start(seed.db, tmp_path, "svc"), []
+    _read_until(process, "worker svc started", log)
+    assert "worker svc stopped" in _terminate(process, log)
+
+
+def test_a_worker_started_while_the_database_is_down_waits_for_it(
+        seed: Seed, outage: Outage, tmp_path: Path):
+    schedule(seed, "t:waited", -10 * 365 * 24 * 60)
+    process, log = _start(outage.db, tmp_path, "early"), []
+    _read_until(process, "the database is unreachable", log)
+    outage.restore()
+    _read_until(process, "timers: 1 fired", log)
+    _terminate(process, log)
+    assert fired_keys(outage.db) == {"t:waited": 1}
 
 
 def test_a_worker_lease_covers_a_batch_of_slow_sends():
