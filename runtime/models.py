@@ -361,6 +361,7 @@ class NoticeKind(StrEnum):
     MENTION = "mention"
     ASSIGNED = "assigned"  # a ticket was passed to you
     TEAM_ASSIGNED = "team_assigned"  # a ticket was passed to your team
+    REPLY = "reply"  # to the requester: staff answered on their ticket
     CLOSED = "closed"  # to the requester, with the survey link
     REMINDER = "reminder"
     NOTICE = "notice"  # free text, e.g. from a `notify` timer

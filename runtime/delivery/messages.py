@@ -43,6 +43,9 @@ TEMPLATES: dict[NoticeKind, dict[str, Template]] = {
         "zh": Template("工单 {number}「{title}」已转派给 {team} 组",
                        "{by} 将工单 {number} 转派给了你所在的 {team} 组。"),
     },
+    NoticeKind.REPLY: {
+        "en": Template("New reply on your ticket {number}: {title}", "{by} replied:"),
+        "zh": Template("您的工单 {number}「{title}」有新回复", "{by} 回复：")},
     NoticeKind.CLOSED: {
         "en": Template("Your ticket {number} is closed: {title}",
                        "Your ticket {number} is closed. Thank you for your patience."),

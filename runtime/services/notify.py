@@ -202,11 +202,13 @@ def after_ticket_event(session: Session, *, kind: EventKind, event_id: int,
                        actor_id: int | None, data: Mapping[str, Any], ticket: TicketLike,
                        ticket_type: TicketType, now: datetime) -> None:
     """Everything a ticket event tells: the webhooks that subscribe to it, and the people
-    it concerns (@mentioned users, a transfer's new assignee or team, the requester when
-    the ticket closes). Called in the event's transaction."""
+    it concerns (@mentioned users, the requester when someone else comments publicly, a
+    transfer's new assignee or team, the requester when the ticket closes). Called in the
+    event's transaction."""
     hooks = _subscribed(session, kind)
     concerns_people = (kind in (EventKind.TRANSFERRED, EventKind.CLOSED)
-                       or (kind == EventKind.COMMENTED and data.get("mentions")))
+                       or (kind == EventKind.COMMENTED and (
+                           data.get("mentions") or _is_reply(data, actor_id, ticket))))
     if not hooks and not concerns_people:
         return  # the common case on the hot path: one small query and done
     by = _display_name(session, actor_id)
@@ -215,9 +217,16 @@ def after_ticket_event(session: Session, *, kind: EventKind, event_id: int,
                 ticket_type=ticket_type, now=now, hooks=hooks)
     common = {"now": now, "ticket": ticket, "ticket_type": ticket_type, "event_id": event_id}
     if kind == EventKind.COMMENTED:
-        for user in _users_named(session, data.get("mentions") or ()):
+        mentioned = _users_named(session, data.get("mentions") or ())
+        for user in mentioned:
             tell(session, user, NoticeKind.MENTION, params={"by": by, "detail": data["body"]},
                  **common)
+        if _is_reply(data, actor_id, ticket) and ticket.requester_id not in {
+                user.id for user in mentioned}:
+            requester = session.get(User, ticket.requester_id)
+            if requester is not None:
+                tell(session, requester, NoticeKind.REPLY,
+                     params={"by": by, "detail": data["body"]}, **common)
     elif kind == EventKind.TRANSFERRED:
         _tell_transfer(session, by, data, actor_id, common)
     elif kind == EventKind.CLOSED and ticket.requester_id is not None:
@@ -225,6 +234,12 @@ def after_ticket_event(session: Session, *, kind: EventKind, event_id: int,
         if requester is not None:
             tell(session, requester, NoticeKind.CLOSED, params={"by": by}, survey=True,
                  **common)
+
+
+def _is_reply(data: Mapping[str, Any], actor_id: int | None, ticket: TicketLike) -> bool:
+    """A public comment by someone other than the requester: the requester hears of it."""
+    return (not data.get("internal") and ticket.requester_id is not None
+            and actor_id != ticket.requester_id)
 
 
 def _tell_transfer(session: Session, by: str, data: Mapping[str, Any], actor_id: int | None,

@@ -65,9 +65,11 @@ def test_emails_go_out_in_each_recipients_language(seed: Seed, smtp: SmtpSink):
     tickets.comment(seed.db, seed.request("li"), number, "@wang 打印机又卡纸了")
     tickets.comment(seed.db, seed.request("wang"), number, "@chen can you help?")
     report = worker(seed, settings_for(smtp.port)).run_once()
-    assert report.sent == 2
+    assert report.sent == 3
     [chinese] = smtp.to("wang@example.com")
     [english] = smtp.to("chen@example.com")
+    [reply] = smtp.to("li@example.com")  # the requester hears of wang's public comment
+    assert reply["Subject"] == f"New reply on your ticket {number}: PRN-0042"
     assert chinese["Subject"] == f"li 在工单 {number}「PRN-0042」中提到了你"
     assert english["Subject"] == f"wang mentioned you on {number}: PRN-0042"
     body = chinese.get_content()
@@ -87,11 +89,13 @@ def test_the_requesters_mail_has_no_hidden_field_and_a_survey_link_that_works(
     tickets.comment(seed.db, seed.request("wang"), number, "@chen check the ID card")
     close(seed, number)
     worker(seed, settings_for(smtp.port)).run_once()
-    [customer] = smtp.to("li@example.com")
     [staff] = smtp.to("chen@example.com")
     assert ID_CARD in staff.get_content()
-    assert ID_CARD not in customer.as_string()
-    assert ID_CARD not in customer.get_content()
+    reply, customer = smtp.to("li@example.com")
+    assert customer["Subject"] == f"Your ticket {number} is closed: PRN-0042"
+    for mail in (reply, customer):
+        assert ID_CARD not in mail.as_string()
+        assert ID_CARD not in mail.get_content()
     link = next(line for line in customer.get_content().splitlines() if "/survey/" in line)
     token = link.rsplit("/survey/", 1)[1].strip()
     surveys.answer_by_link(seed.db, token, surveys.parse_answer(5), now=seed.clock())
