@@ -10,8 +10,9 @@ measures, with time.perf_counter, best of several repeats of many calls:
    generated schema (`engine.formschema.json_schema`), and `iter_errors` on the invalid one;
 4. the floor: the same schema compiled to Python by fastjsonschema;
 
-plus one pre-parsed condition. No timing is asserted anywhere; docs/performance.md
-records the figures and the machine.
+plus one pre-parsed condition, and a business calendar (cn-workdays) finding the due
+instant of a two-week SLA target and measuring it back. No timing is asserted anywhere;
+docs/performance.md records the figures and the machine.
 
     .venv/bin/python bench/engine.py            # full run (about 30 seconds)
     .venv/bin/python bench/engine.py --quick    # smoke run (a second or two)
@@ -27,6 +28,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +41,13 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from engine.calendar_compile import load_calendar  # noqa: E402
 from engine.compile import loads  # noqa: E402
 from engine.forms import decide  # noqa: E402
 from engine.formschema import json_schema, make_form_validator  # noqa: E402
 
 DEFINITION = ROOT / "bench" / "data" / "bench20.yaml"
+CALENDAR = ROOT / "templates_library" / "calendars" / "cn-workdays.yaml"
 ROLES = frozenset({"requester"})
 GOAL_PER_SECOND = 20_000
 GOAL_RATIO_TO_FLOOR = 3.0
@@ -182,6 +186,18 @@ def run(quick: bool = False) -> dict[str, Any]:
         case("fastjsonschema, valid (floor)", lambda: floor(VALID), 5000),
         case("condition, pre-parsed", lambda: condition.holds(values), 50_000,
              condition.source),
+    ], repeat=repeat)
+    calendar = load_calendar(CALENDAR)
+    start = datetime(2025, 9, 26, 8, 30, tzinfo=UTC)  # the National Day week lies ahead
+    two_weeks = 10 * calendar.day_minutes
+    due, _ = calendar.add_business_time(start, two_weeks)
+    if calendar.business_minutes_between(start, due) != two_weeks:
+        raise AssertionError("the calendar does not measure back what it added")
+    results += best_of([
+        case("add_business_time, 2-week target", lambda: calendar.add_business_time(
+            start, two_weeks), 2000, f"{CALENDAR.stem}, over a holiday week"),
+        case("business_minutes_between, 2 weeks", lambda: calendar.business_minutes_between(
+            start, due), 2000),
     ], repeat=repeat)
     by_name = {result.name: result for result in results}
     return {

@@ -16,6 +16,7 @@ from typing import Any
 
 import re2
 
+from engine import compile_sla
 from engine import source as source_module
 from engine.errors import DefinitionError, Issue, IssueCode, did_you_mean
 from engine.expressions import CONSTANTS, FUNCTIONS, Expression, ExpressionIssue
@@ -123,7 +124,9 @@ class _Compiler:
         )
         rules = tuple(self._rule(r, f"/rules/{i}") for i, r in enumerate(data.get("rules", ())))
         self._check_unique("rule", [r["id"] for r in data.get("rules", ())], "/rules")
-        self._check_assignment_and_sla()
+        priority = compile_sla.priority_field(self, by_id)
+        assignment_rules = compile_sla.assignment_rules(self, by_id, priority)
+        sla_policy = compile_sla.sla_policy(self, priority)
         compute_order = self._compute_order(fields, "/fields")
         return TicketType(
             id=data["ticket_type"],
@@ -143,6 +146,9 @@ class _Compiler:
             compute_order=compute_order,
             visibility_order=visibility_order,
             intake_fields=self._intake_fields(fields),
+            assignment_rules=assignment_rules,
+            sla_policy=sla_policy,
+            priority_field=priority,
         )
 
     # --- ids and references -----------------------------------------------------------
@@ -173,7 +179,8 @@ class _Compiler:
         if value in known_list:
             return True
         code = {"state": IssueCode.UNKNOWN_STATE, "field": IssueCode.UNKNOWN_FIELD,
-                "role": IssueCode.UNKNOWN_ROLE}.get(kind, IssueCode.BAD_VALUE)
+                "role": IssueCode.UNKNOWN_ROLE, "transition": IssueCode.UNKNOWN_TRANSITION,
+                }.get(kind, IssueCode.BAD_VALUE)
         self.report(code, f"unknown {kind} '{value}'{did_you_mean(value, known_list)}", pointer)
         return False
 
@@ -529,27 +536,6 @@ class _Compiler:
             pointer=pointer,
             when=when,
         )
-
-    def _check_assignment_and_sla(self) -> None:
-        for index, rule in enumerate(self.data.get("assignment", ())):
-            pointer = f"/assignment/{index}"
-            if "when" in rule:
-                self._expression(rule["when"], self.field_ids, f"{pointer}/when")
-            self._refs("field", rule.get("match_skills", ()), self.field_ids,
-                       f"{pointer}/match_skills")
-        sla = self.data.get("sla", {})
-        for index, target in enumerate(sla.get("targets", ())):
-            if "when" in target:
-                self._expression(target["when"], self.field_ids, f"/sla/targets/{index}/when")
-        for index, step in enumerate(sla.get("escalate", ())):
-            pointer = f"/sla/escalate/{index}"
-            if "in_state" in step:
-                self._ref("state", step["in_state"], self.state_ids, f"{pointer}/in_state")
-            if "transition" in step:
-                self._ref("transition", step["transition"], self.transition_ids,
-                          f"{pointer}/transition")
-            for key in ("notify", "copy"):
-                self._refs("role", step.get(key, ()), self.roles, f"{pointer}/{key}")
 
 
 def _default_max_length(kind: FieldType) -> int | None:

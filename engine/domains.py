@@ -31,8 +31,6 @@ MAX_COMBINATIONS = 4096
 Value = str | bool | None
 Assignment = tuple[Value, ...]  # values of the settled fields, in `_Analysis.settled` order
 Truths = tuple[bool | None, ...]  # one result per condition; None: cannot tell
-# Escalation with `raise_priority` changes this field behind every form's back.
-PRIORITY_FIELD = "priority"
 
 
 def condition_issues(ticket_type: TicketType) -> list[Issue]:
@@ -80,9 +78,10 @@ def _changeable(ticket_type: TicketType) -> set[str]:
     for state in ticket_type.states:
         for editable in state.edit.values():
             names.update(editable)
-    escalations = (ticket_type.sla or {}).get("escalate", ())
-    if any(step.get("raise_priority") for step in escalations):
-        names.add(PRIORITY_FIELD)
+    # Escalation with `raise_priority` changes the priority behind every form's back.
+    escalations = ticket_type.sla_policy.escalations if ticket_type.sla_policy else ()
+    if ticket_type.priority_field and any(step.raise_priority for step in escalations):
+        names.add(ticket_type.priority_field)
     return names
 
 

@@ -54,6 +54,15 @@ class IssueCode(StrEnum):
     BAD_DEPENDENCY = "bad-dependency"
     COMPUTE_CYCLE = "compute-cycle"
     COMPUTED_NOT_EDITABLE = "computed-not-editable"
+    # routing, SLA and calendars
+    UNKNOWN_TRANSITION = "unknown-transition"
+    BAD_DURATION = "bad-duration"
+    TRANSITION_NOT_FROM_STATE = "transition-not-from-state"
+    NO_PRIORITY_FIELD = "no-priority-field"
+    UNKNOWN_TIME_ZONE = "unknown-time-zone"
+    UNKNOWN_COUNTRY = "unknown-country"
+    BAD_DATE = "bad-date"
+    NO_WORKING_TIME = "no-working-time"
     # expressions
     EXPRESSION_SYNTAX = "expression-syntax"
     EXPRESSION_TOO_LONG = "expression-too-long"

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from engine.durations import Duration
     from engine.expressions import Expression
 
 LANGUAGES = ("en", "zh")
@@ -38,7 +39,8 @@ class FieldType(StrEnum):
 
 class SlaMode(StrEnum):
     RUN = "run"
-    PAUSE = "pause"
+    PAUSE = "pause"  # every SLA clock stops while the ticket is here
+    STOP = "stop"  # the resolution target is met here (final states stop it too)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +212,79 @@ class Rule:
     when: Expression | None = None
 
 
+class Strategy(StrEnum):
+    """How an assignment rule picks one agent of its team."""
+
+    ROUND_ROBIN = "round_robin"
+    LEAST_LOADED = "least_loaded"
+    SKILL_MATCH = "skill_match"
+    CLAIM_POOL = "claim_pool"
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentRule:
+    """One entry of the `assignment` block; the first whose `when` holds routes a ticket."""
+
+    index: int
+    pointer: str
+    team: str
+    strategy: Strategy = Strategy.ROUND_ROBIN
+    when: Expression | None = None
+    match_skills: tuple[str, ...] = ()
+    weight_by_priority: bool = False
+    # priority value → weight of one open ticket (resolved: defaults filled in)
+    priority_weights: Mapping[str, float] = field(default_factory=dict)
+    capacity: int | None = None  # open tickets per agent, unless the agent has their own
+
+
+class EscalationTrigger(StrEnum):
+    """The `on` of an escalation step."""
+
+    FIRST_RESPONSE_BREACH = "first_response_breach"
+    RESOLUTION_BREACH = "resolution_breach"
+    NEXT_RESPONSE_BREACH = "next_response_breach"
+    WARNING = "warning"
+    STUCK = "stuck"
+
+
+@dataclass(frozen=True, slots=True)
+class SlaTarget:
+    """One entry of `sla.targets`; the first whose `when` holds applies."""
+
+    index: int
+    pointer: str
+    when: Expression | None = None
+    first_response: Duration | None = None
+    next_response: Duration | None = None
+    resolution: Duration | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """One entry of `sla.escalate`: when it fires and what it does."""
+
+    index: int
+    pointer: str
+    on: EscalationTrigger
+    in_state: str | None = None  # stuck: this state only (None: any non-final state)
+    after: Duration | None = None  # stuck: time in the state; others: delay after the trigger
+    notify: tuple[str, ...] = ()
+    copy: tuple[str, ...] = ()
+    reassign_to: str | None = None
+    raise_priority: bool = False
+    transition: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SlaPolicy:
+    """The compiled `sla` block."""
+
+    calendar: str
+    targets: tuple[SlaTarget, ...]
+    warn_before: Duration | None = None
+    escalations: tuple[Escalation, ...] = ()
+
+
 @dataclass(frozen=True)
 class TicketType:
     """A compiled ticket type. Immutable: share it freely between threads and requests."""
@@ -231,6 +306,11 @@ class TicketType:
     compute_order: tuple[str, ...] = ()
     visibility_order: tuple[str, ...] = ()
     intake_fields: tuple[str, ...] = ()
+    # Typed forms of `assignment` and `sla` (the raw mappings above stay for readers of
+    # the definition as written).
+    assignment_rules: tuple[AssignmentRule, ...] = ()
+    sla_policy: SlaPolicy | None = None
+    priority_field: str | None = None  # a choice field, ordered from low to high
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "field_by_id", MappingProxyType({f.id: f for f in self.fields}))

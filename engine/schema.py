@@ -23,6 +23,8 @@ from engine.source import SourceMap, escape_pointer_token
 
 META_SCHEMA_PATH = Path(__file__).parent / "schema" / "definition.schema.json"
 META_SCHEMA_ID = "https://ticketflow.invalid/schema/definition.schema.json"
+CALENDAR_SCHEMA_PATH = Path(__file__).parent / "schema" / "calendar.schema.json"
+CALENDAR_SCHEMA_ID = "https://ticketflow.invalid/schema/calendar.schema.json"
 
 _JSON_TYPES = {
     "string": "text", "integer": "a whole number", "number": "a number", "boolean": "true/false",
@@ -40,10 +42,18 @@ def meta_schema() -> Mapping[str, Any]:
     return json.loads(META_SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
+@cache
+def calendar_schema() -> Mapping[str, Any]:
+    """The business calendar schema (draft 2020-12), as shipped in engine/schema/."""
+    return json.loads(CALENDAR_SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
 def local_registry() -> Registry:
     """A registry with our schemas only; any other `$ref` target is refused, never fetched."""
-    resource = Resource.from_contents(meta_schema())
-    return Registry(retrieve=_refuse_retrieval).with_resource(META_SCHEMA_ID, resource)
+    return Registry(retrieve=_refuse_retrieval).with_resources([
+        (META_SCHEMA_ID, Resource.from_contents(meta_schema())),
+        (CALENDAR_SCHEMA_ID, Resource.from_contents(calendar_schema())),
+    ])
 
 
 def _re2_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
@@ -85,9 +95,23 @@ def pointer_of(path: Any) -> str:
     return "".join(f"/{escape_pointer_token(token)}" for token in path)
 
 
-def schema_issues(data: Any, source_map: SourceMap) -> list[Issue]:
-    """Every place `data` breaks the meta-schema, as located issues (deduplicated)."""
-    validator = _meta_validator()
+@cache
+def _calendar_validator(part: str | None) -> Any:
+    schema = ({"$ref": f"{CALENDAR_SCHEMA_ID}#/$defs/{part}"} if part else calendar_schema())
+    return make_validator(schema)
+
+
+def calendar_schema_issues(
+    data: Any, source_map: SourceMap, part: str | None = None
+) -> list[Issue]:
+    """Every place `data` breaks the calendar schema (or its `$defs/<part>`), located."""
+    return schema_issues(data, source_map, _calendar_validator(part))
+
+
+def schema_issues(data: Any, source_map: SourceMap, validator: Any = None) -> list[Issue]:
+    """Every place `data` breaks the meta-schema (or `validator`'s schema), located issues
+    (deduplicated)."""
+    validator = validator or _meta_validator()
     issues: dict[tuple[str, str, str], Issue] = {}
     for error in validator.iter_errors(data):
         for issue in _issues_of(error, source_map, validator):

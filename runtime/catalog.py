@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import URL, Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.compile import compile_source
@@ -35,7 +35,7 @@ class Compiled:
 
 # Keyed by database and version id: ids are only unique within one database, and a
 # process (a test run, say) may talk to several.
-_compiled: dict[tuple[str, int], Compiled] = {}
+_compiled: dict[tuple[URL, int], Compiled] = {}
 _lock = threading.Lock()
 
 
@@ -46,9 +46,10 @@ def compile_text(source: str, source_format: str, name: str) -> TicketType:
     return compile_source(parse_text(source, name, json_format=source_format == "json"))
 
 
-def compiled_version(session: Session, version_id: int) -> Compiled:
+def compiled_version(session: Session | Connection, version_id: int) -> Compiled:
     """The compiled version with this id (compiled once per process)."""
-    cache_key = (str(session.get_bind().url), version_id)
+    bind = session.engine if isinstance(session, Connection) else session.get_bind()
+    cache_key = (bind.url, version_id)
     found = _compiled.get(cache_key)
     if found is not None:
         return found
@@ -70,13 +71,14 @@ _LATEST = (select(DefinitionVersion.id).join(Definition)
            .order_by(DefinitionVersion.version.desc()).limit(1))
 
 
-def latest_published(session: Session, key: str) -> Compiled:
+def latest_published(session: Session | Connection, key: str) -> Compiled:
     """The newest published version of a ticket type (what new tickets are created under).
 
     One small indexed query every time, so a version published by another process is
     used at once.
     """
-    version_id = session.connection().execute(_LATEST, {"key": key}).scalar()
+    connection = session if isinstance(session, Connection) else session.connection()
+    version_id = connection.execute(_LATEST, {"key": key}).scalar()
     if version_id is None:
         raise NotFound(f"there is no ticket type '{key}'")
     return compiled_version(session, version_id)

@@ -132,10 +132,18 @@ def _read_data(path: str) -> Any:
 @click.option("--data", "data_path", required=True,
               help="JSON/YAML: field values (automatic path) or {create: ..., steps: [...]}.")
 @click.option("--lang", default="en", show_default=True, type=click.Choice(["en", "zh"]))
-def simulate(path: str, data_path: str, lang: str) -> None:
+@click.option("--candidates", "candidates_path",
+              help="JSON/YAML {teams: {team: [agents]}, pointers: {team: agent}}: show routing.")
+@click.option("--created-at", help="RFC 3339 instant of creation: show the SLA clocks.")
+@click.option("--calendar", "calendar_path", help="A calendar file (default: the bundled one "
+              "the definition names).")
+def simulate(path: str, data_path: str, lang: str, candidates_path: str | None,
+             created_at: str | None, calendar_path: str | None) -> None:
     """Show the path a ticket with this data takes, the visible and required fields at
-    each step, and the problems it would hit. Exit 0 when it reaches a final state."""
+    each step, and the problems it would hit; with --candidates the routing decision, with
+    --created-at (or an `at` per step) the SLA clocks. Exit 0 when it reaches a final state."""
     from engine.simulate import describe, run_auto, run_steps
+    from runtime.cli_outlook import report_outlook
 
     ticket_type = _load_or_exit(path)
     data = _read_data(data_path)
@@ -148,20 +156,24 @@ def simulate(path: str, data_path: str, lang: str) -> None:
     else:
         result = run_auto(ticket_type, data, language=lang)
     click.echo(describe(result, ticket_type, lang))
+    report_outlook(ticket_type, result, candidates_path=candidates_path, created_at=created_at,
+                   calendar_path=calendar_path)
     sys.exit(0 if result.finished else 1)
 
 
 def _steps_from(data: dict[str, Any], data_path: str) -> tuple[Any, list[Any]]:
     from engine.simulate import StepRequest
+    from runtime.cli_outlook import step_instant
 
     def request(raw: Any, where: str) -> StepRequest:
-        if not isinstance(raw, dict) or not set(raw) <= {"transition", "values", "roles"}:
-            click.echo(f"{data_path}: {where}: expected a map with transition, values, roles",
-                       err=True)
+        if not isinstance(raw, dict) or not set(raw) <= {"transition", "values", "roles", "at"}:
+            click.echo(f"{data_path}: {where}: expected a map with transition, values, roles, "
+                       "at", err=True)
             sys.exit(1)
         roles = raw.get("roles")
         return StepRequest(raw.get("transition"), raw.get("values") or {},
-                           frozenset(roles) if isinstance(roles, list) else None)
+                           frozenset(roles) if isinstance(roles, list) else None,
+                           step_instant(raw.get("at"), f"{data_path}: {where}"))
 
     steps = data.get("steps") or []
     if not isinstance(steps, list):

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -98,6 +99,8 @@ class EventKind(StrEnum):
     USER_CHANGED = "user_changed"
     ROLE_CHANGED = "role_changed"
     TEAM_CHANGED = "team_changed"
+    AGENT_CHANGED = "agent_changed"
+    CALENDAR_SAVED = "calendar_saved"
     TOKEN_CREATED = "token_created"
     TOKEN_REVOKED = "token_revoked"
     LOGIN = "login"
@@ -118,6 +121,9 @@ class Team(Base):
     key: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Told when a ticket waits in the team queue because nobody qualifies.
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL",
+                                                           use_alter=True))
 
 
 class User(Base):
@@ -132,6 +138,13 @@ class User(Base):
     language: Mapped[str] = mapped_column(String(8), default="en")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Routing: skill tags, the most open tickets the agent takes (None: no limit), the
+    # working schedule (engine.calendar_compile.compile_schedule's document, leave
+    # included; None: always on shift) and the agent's own "away" switch.
+    skills: Mapped[list[str] | None] = mapped_column(JsonType)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    schedule: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    away: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     teams: Mapped[list[Team]] = relationship(secondary="memberships", lazy="selectin")
 
@@ -239,8 +252,41 @@ class Ticket(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # SLA: when staff first answered, since when a customer's reply waits for an
+    # answer, the computed clocks (due instants with their why) and the earliest
+    # instant among them still to come (what breach views sort and filter on).
+    first_response_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    awaiting_reply_since: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    sla: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    sla_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class TeamRotation(Base):
+    """A team's round-robin pointer, kept in the database so that restarts and several
+    processes continue one rotation (updated in the assigning ticket's transaction)."""
+
+    __tablename__ = "team_rotations"
+
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    last_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id",
+                                                                ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Calendar(Base):
+    """A business calendar an administrator added or changed (bundled ones need no row)."""
+
+    __tablename__ = "calendars"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(Text)
+    source_format: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Event(Base):

@@ -120,6 +120,13 @@ def can_manage_users(actor: Actor) -> bool:
     return actor.is_admin
 
 
+def can_manage_agent(actor: Actor, agent_team_ids: frozenset[int]) -> bool:
+    """Routing profiles (skills, capacity, schedule): administrators anyone's,
+    supervisors those of the agents in their teams."""
+    return actor.is_admin or (actor.role is Role.SUPERVISOR
+                              and bool(agent_team_ids & actor.team_ids))
+
+
 def may_use_file(actor: Actor, attachment: Attachment, ticket: Ticket | None) -> bool:
     """A file may go into a ticket's field if the actor uploaded it and no ticket uses it
     yet, or if it already belongs to this very ticket."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from runtime.api import (
     accounts,
+    agents,
+    calendars,
     definitions,
     errors,
     files,
@@ -21,5 +23,5 @@ from runtime.api.blueprint import api
 
 errors.register(api)
 
-__all__ = ["accounts", "api", "definitions", "files", "notifications", "openapi", "surveys",
-           "tickets"]
+__all__ = ["accounts", "agents", "api", "calendars", "definitions", "files",
+           "notifications", "openapi", "surveys", "tickets"]

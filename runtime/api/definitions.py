@@ -7,25 +7,19 @@ publishing is refused.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Response, jsonify
 
-from engine.errors import DefinitionError
-from engine.source import parse_text
 from runtime.api.blueprint import api, db
 from runtime.api.inputs import Members, bounded_int, flag, json_body, query
 from runtime.services import definitions
 from runtime.services.definitions import VersionInfo
-from runtime.services.errors import Invalid
 from runtime.web.context import service_request
 
 FORMATS = ("yaml", "json")
 MAX_SOURCE = 1_000_000
-MAX_VERSION = 2**31 - 1
-# The meta-schema's rule for ticket_type (the key is also the draft's URL).
-KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+MAX_VERSION = definitions.MAX_VERSION
 
 
 def version_dict(info: VersionInfo) -> dict[str, Any]:
@@ -41,38 +35,6 @@ def _source_members() -> tuple[str, str]:
     source_format = members.choice("format", FORMATS) or "yaml"
     members.done()
     return source, source_format
-
-
-def _declared(source: str, source_format: str) -> tuple[Any, Any]:
-    """The ticket type and version a source declares, or Nones when it cannot be read
-    (the service then reports why, with located issues)."""
-    try:
-        data = parse_text(source, f"definition.{source_format}",
-                          json_format=source_format == "json").data
-    except DefinitionError:
-        return None, None
-    if not isinstance(data, dict):
-        return None, None
-    return data.get("ticket_type"), data.get("version")
-
-
-def _check_header(key: str, source: str, source_format: str) -> None:
-    """A draft is filed under the URL's key: the source must declare that key, and a
-    version the database can hold (a draft may otherwise be unfinished)."""
-    declared, version = _declared(source, source_format)
-    details = []
-    if not KEY.fullmatch(key):
-        details.append({"code": "bad-key", "pointer": "/ticket_type", "message":
-                        "a ticket type key is lower case letters, digits, _ and - "
-                        "(at most 63, starting with a letter)"})
-    elif isinstance(declared, str) and declared != key:
-        details.append({"code": "key-mismatch", "pointer": "/ticket_type",
-                        "message": f"ticket_type is '{declared}' but the URL names '{key}'"})
-    if isinstance(version, int) and abs(version) > MAX_VERSION:
-        details.append({"code": "bad-version", "pointer": "/version",
-                        "message": f"version must be at most {MAX_VERSION}"})
-    if details:
-        raise Invalid(f"the draft cannot be filed under '{key}'", details=details)
 
 
 @api.get("/definitions")
@@ -105,8 +67,7 @@ def save_draft(key: str) -> Response:
     """Store the draft of `key`; the source's ticket_type must be `key`."""
     service = service_request()
     source, source_format = _source_members()
-    _check_header(key, source, source_format)
-    info = definitions.save_draft(db(), service, source, source_format)
+    info = definitions.save_draft(db(), service, source, source_format, key=key)
     return jsonify({"definition": version_dict(info), "issues": list(info.issues)})
 
 

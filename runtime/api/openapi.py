@@ -138,6 +138,30 @@ SCHEMAS: dict[str, Schema] = {
         "role": {"enum": ["admin", "supervisor", "agent", "requester", None]},
         "teams": {"type": ["array", "null"], "items": _string(64)},
     }),
+    "Agent": _obj({
+        "username": _string(), "role": _string(),
+        "teams": {"type": "array", "items": _string()},
+        "skills": {"type": "array", "items": _string()},
+        "capacity": {"type": ["integer", "null"]},
+        "schedule": {"type": ["object", "null"]},
+        "away": {"type": "boolean"},
+    }, ("username", "role", "teams", "skills", "capacity", "schedule", "away")),
+    "AgentChange": _obj({
+        "skills": {"type": "array", "maxItems": 50,
+                   "items": _string(64, pattern=r"^[^\s,]+$", minLength=1)},
+        "capacity": {"type": ["integer", "null"], "minimum": 0, "maximum": 10_000},
+        "schedule": {"type": ["object", "null"], "description":
+                     "`{timezone, shifts: {mon: [\"09:00-18:00\"]}, leave: [{from, to}]}`"},
+        "away": {"type": "boolean"},
+    }),
+    "Calendar": _obj({
+        "key": _string(), "name": {"type": "object", "additionalProperties": _string()},
+        "timezone": _string(), "origin": {"enum": ["built-in", "bundled", "custom"]},
+        "updated_at": NULLABLE_INSTANT,
+    }, ("key", "name", "timezone", "origin", "updated_at")),
+    "CalendarSource": _obj({"source": _string(200_000), "format": {"enum": ["yaml", "json"]}},
+                           ("source",)),
+    "TeamLead": _obj({"lead": {"type": ["string", "null"], "maxLength": 150}}),
     "AuditEntry": _obj({
         "id": {"type": "integer"}, "kind": _string(), "at": INSTANT,
         "actor": NULLABLE_STRING, "address": NULLABLE_STRING, "ticket": NULLABLE_STRING,
@@ -432,6 +456,47 @@ def _accounts() -> dict[str, Any]:
     }
 
 
+def _agents() -> dict[str, Any]:
+    agent = ("200", _json_response("The agent's routing profile.",
+                                   _obj({"agent": ref("Agent")}, ("agent",))))
+    return {
+        "/agents/{username}": {
+            "parameters": [_path_param("username", _string(150), "The agent's user name.")],
+            "get": operation("An agent's routing profile", "getAgent", "routing", agent,
+                             (404,)),
+            "patch": operation("Change skills, capacity, schedule or away", "changeAgent",
+                               "routing", agent, (400, 403, 404, 413, 415, 422),
+                               body=_body(ref("AgentChange"))),
+        },
+        "/calendars": {
+            "get": operation("List business calendars", "listCalendars", "routing", (
+                "200", _json_response("Calendars by key.", _obj(
+                    {"items": {"type": "array", "items": ref("Calendar")}}, ("items",)))),
+                (403,)),
+        },
+        "/calendars/{key}": {
+            "parameters": [_path_param("key", _string(64), "The calendar's key.")],
+            "get": operation("A calendar and its source", "getCalendar", "routing", (
+                "200", _json_response("The calendar.", _obj({
+                    "calendar": ref("Calendar"), "source": _string(),
+                    "format": {"enum": ["yaml", "json"]}}, ("calendar", "source", "format")))),
+                (403, 404)),
+            "put": operation("Add or change a calendar (admins)", "saveCalendar", "routing", (
+                "200", _json_response("The calendar now.", _obj({"calendar": ref("Calendar")},
+                                                                ("calendar",)))),
+                (400, 403, 413, 415, 422), body=_body(ref("CalendarSource"))),
+        },
+        "/teams/{key}/lead": {
+            "parameters": [_path_param("key", _string(64), "The team's key.")],
+            "put": operation("Name the team lead (admins)", "setTeamLead", "routing", (
+                "200", _json_response("Done.", _obj({"team": _string(),
+                                                     "lead": NULLABLE_STRING},
+                                                    ("team", "lead")))),
+                (400, 403, 404, 413, 415, 422), body=_body(ref("TeamLead"))),
+        },
+    }
+
+
 def _surveys() -> dict[str, Any]:
     answered = ("200", _json_response("Thank you.", _obj({"answered": {"type": "boolean"}},
                                                           ("answered",))))
@@ -587,8 +652,8 @@ def _notifications() -> dict[str, Any]:
 
 
 def _document() -> dict[str, Any]:
-    paths = {**_tickets(), **_files(), **_definitions(), **_accounts(), **_surveys(),
-             **_notifications(),
+    paths = {**_tickets(), **_files(), **_definitions(), **_accounts(), **_agents(),
+             **_surveys(), **_notifications(),
              "/openapi.json": {
         "get": operation("This document", "openapi", "meta", (
             "200", _json_response("OpenAPI 3.1.", {"type": "object"})), public=True)}}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, jsonify, request, url_for
+from sqlalchemy.orm import Session
 
 from runtime.api.blueprint import api, db
 from runtime.api.errors import service_error_body
@@ -55,14 +56,21 @@ def create_ticket() -> Response:
     requester = members.string("requester", max_length=NAME)
     members.done()
 
-    def call() -> tuple[int, dict[str, Any]]:
-        view = tickets.create(db(), service, ticket_type, values, transition=transition,
-                              requester=requester)
-        return 201, {"ticket": view.to_dict()}
+    def call(store: idempotency.Store | None) -> tuple[int, dict[str, Any]]:
+        answer: dict[str, Any] = {}
+
+        def within(session: Session, view: tickets.TicketView) -> None:
+            answer["ticket"] = view.to_dict()
+            if store is not None:  # the replayable answer commits with the ticket
+                store(session, 201, answer)
+
+        tickets.create(db(), service, ticket_type, values, transition=transition,
+                       requester=requester, within=within)
+        return 201, answer
 
     key = request.headers.get("Idempotency-Key")
     if key is None:
-        outcome = idempotency.Outcome(*call())
+        outcome = idempotency.Outcome(*call(None))
     else:
         request_hash = idempotency.fingerprint(request.method, request.path, body)
         outcome = idempotency.run_once(db(), service, key, request_hash, call,

@@ -7,6 +7,7 @@ engine's located issues.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,13 @@ from runtime.db import Database
 from runtime.models import Definition, DefinitionVersion, EventKind, VersionStatus
 from runtime.services.errors import Conflict, Forbidden, Invalid, NotFound
 from runtime.services.events import record
+
+MAX_VERSION = 2**31 - 1
+# The meta-schema's rule for ticket_type (a draft's URL names it too).
+KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+_BAD_KEY = {"code": "bad-key", "pointer": "/ticket_type",
+            "message": "a ticket type key is lower case letters, digits, _ and - "
+                       "(at most 63, starting with a letter)"}
 
 
 @dataclass(frozen=True)
@@ -46,8 +54,12 @@ def _info(definition: Definition, version: DefinitionVersion,
                        version.created_at, version.published_at, tuple(issues or ()))
 
 
-def _header(source: str, source_format: str) -> tuple[str, int]:
-    """The ticket-type key and version a source declares (enough to file a draft)."""
+def _header(source: str, source_format: str, expected_key: str | None) -> tuple[str, int]:
+    """The ticket-type key and version a source declares (enough to file a draft).
+
+    A draft may be unfinished, but it is filed under its key, so the key must be one
+    (and the one the caller names, if it names one) and the version must fit a column.
+    """
     name = f"definition.{source_format}"
     try:
         data = parse_text(source, name, json_format=source_format == "json").data
@@ -55,11 +67,26 @@ def _header(source: str, source_format: str) -> tuple[str, int]:
         raise Invalid("the definition cannot be read", details=_issues_of(error)) from None
     key = data.get("ticket_type") if isinstance(data, dict) else None
     version = data.get("version") if isinstance(data, dict) else None
-    if not isinstance(key, str) or not key:
-        raise Invalid("the definition has no ticket_type",
-                      details=[{"code": "missing-key", "pointer": "/ticket_type",
-                                "message": "missing required key 'ticket_type'"}])
-    return key, version if isinstance(version, int) and not isinstance(version, bool) else 0
+    if not isinstance(version, int) or isinstance(version, bool):
+        version = 0
+    details = []
+    if expected_key is not None and not KEY.fullmatch(expected_key):
+        details.append(dict(_BAD_KEY))
+    elif not isinstance(key, str) or not key:
+        details.append({"code": "missing-key", "pointer": "/ticket_type",
+                        "message": "missing required key 'ticket_type'"})
+    elif expected_key is not None and key != expected_key:
+        details.append({"code": "key-mismatch", "pointer": "/ticket_type",
+                        "message": f"ticket_type is '{key}' but the draft is filed "
+                                   f"under '{expected_key}'"})
+    elif not KEY.fullmatch(key):
+        details.append(dict(_BAD_KEY))
+    if abs(version) > MAX_VERSION:
+        details.append({"code": "bad-version", "pointer": "/version",
+                        "message": f"version must be at most {MAX_VERSION}"})
+    if details:
+        raise Invalid("the draft cannot be filed under its ticket type", details=details)
+    return str(key), version
 
 
 def validate_source(source: str, source_format: str = "yaml") -> list[dict[str, Any]]:
@@ -71,15 +98,16 @@ def validate_source(source: str, source_format: str = "yaml") -> list[dict[str, 
     return []
 
 
-def save_draft(db: Database, request: Request, source: str,
-               source_format: str = "yaml") -> VersionInfo:
+def save_draft(db: Database, request: Request, source: str, source_format: str = "yaml",
+               *, key: str | None = None) -> VersionInfo:
     """Store `source` as the draft of its ticket type (replacing an earlier draft).
 
+    `key`, when given (the draft's URL), must be the ticket type the source declares.
     A draft may still have issues — it is work in progress — and they are returned.
     """
     if not policy.can_manage_definitions(request.actor):
         raise Forbidden("only administrators may change definitions")
-    key, declared = _header(source, source_format)
+    key, declared = _header(source, source_format, key)
     issues = validate_source(source, source_format)
     with db.write() as session:
         definition = _definition_for_update(session, key, request.now)

@@ -16,12 +16,13 @@ A key belongs to one user. Its life:
    *release* instead — delete the reservation — on a 409, a 429 or a 5xx: those depend
    on the moment, so the client should be able to retry with the same key.
 
-The response is stored in a second short transaction after the call's own, because the
-services own their transactions. That leaves a crash window: if the process dies after
-the ticket was committed and before the response was stored, the key stays reserved
-without a response; a retry within `STALE_AFTER` gets the in-flight 409, and a retry
-after it takes the key over and creates a second ticket. Closing the window needs the
-service to store the response inside its own transaction (a hook in `tickets.create`).
+A successful answer is stored inside the call's own transaction: `call` receives a
+`Store` and hands it to the service, which calls it before committing (see the `within`
+hook of `tickets.create`). So the ticket and the answer that names it commit together:
+a crash leaves either both or neither, and a retry after a crash that lost both simply
+runs again (after `STALE_AFTER`, when it may take the orphaned reservation over).
+Refusals are stored afterwards in a transaction of their own: nothing was written by
+the call, so there is nothing to keep consistent with.
 
 Time is the request's `now`, never a clock read here.
 """
@@ -68,6 +69,19 @@ class _Reservation:
     id: int
 
 
+class Store:
+    """Records the answer to a reserved key inside the caller's transaction."""
+
+    def __init__(self, reservation: _Reservation) -> None:
+        self._reservation = reservation
+        self.stored = False
+
+    def __call__(self, session: Session, status: int, body: dict[str, Any]) -> None:
+        """Store `status` and `body` as this key's answer, in `session`'s transaction."""
+        _store(session, self._reservation, status, body)
+        self.stored = True
+
+
 def fingerprint(method: str, path: str, body: Any) -> str:
     """A hash of what was asked, so a key reused for another request is caught."""
     canonical = json.dumps({"method": method, "path": path, "body": body}, sort_keys=True,
@@ -84,9 +98,12 @@ def check_key(key: str) -> str:
 
 
 def run_once(db: Database, request: Request, key: str, request_hash: str,
-             call: Callable[[], tuple[int, dict[str, Any]]],
+             call: Callable[[Store], tuple[int, dict[str, Any]]],
              render_error: Callable[[ServiceError], dict[str, Any]]) -> Outcome:
     """Run `call` at most once per (user, key); later requests get its stored answer.
+
+    `call` should pass the `Store` it gets to the service so the answer commits with
+    the change; if it does not, the answer is stored after the call returns.
 
     A stored 4xx is raised again as the service error it was, so the caller renders it
     the usual way; a replayed one comes back as an `Outcome` with `replayed` set.
@@ -94,8 +111,9 @@ def run_once(db: Database, request: Request, key: str, request_hash: str,
     found = _reserve(db, request, check_key(key), request_hash)
     if isinstance(found, Outcome):
         return found
+    store = Store(found)
     try:
-        status, body = call()
+        status, body = call(store)
     except ServiceError as error:
         if error.status < 500 and error.status not in RETRYABLE:
             _complete(db, found, error.status, render_error(error))
@@ -105,7 +123,8 @@ def run_once(db: Database, request: Request, key: str, request_hash: str,
     except BaseException:
         _release(db, found)
         raise
-    _complete(db, found, status, body)
+    if not store.stored:
+        _complete(db, found, status, body)
     return Outcome(status, body)
 
 
@@ -168,9 +187,14 @@ def _in_flight() -> Conflict:
 def _complete(db: Database, reservation: _Reservation, status: int,
               body: dict[str, Any]) -> None:
     with db.write() as session:
-        session.execute(update(IdempotencyKey).where(IdempotencyKey.id == reservation.id)
-                        .values(status_code=status, response=body)
-                        .execution_options(synchronize_session=False))
+        _store(session, reservation, status, body)
+
+
+def _store(session: Session, reservation: _Reservation, status: int,
+           body: dict[str, Any]) -> None:
+    session.execute(update(IdempotencyKey).where(IdempotencyKey.id == reservation.id)
+                    .values(status_code=status, response=body)
+                    .execution_options(synchronize_session=False))
 
 
 def _release(db: Database, reservation: _Reservation) -> None:

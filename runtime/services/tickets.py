@@ -18,7 +18,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -256,9 +256,9 @@ def _title(ticket_type: TicketType, values: Mapping[str, Any], number: str) -> s
     return number
 
 
-def _next_number(session: Session, definition_id: int, prefix: str) -> str:
+def _next_number(connection: Connection, definition_id: int, prefix: str) -> str:
     # An atomic increment: concurrent creators each get their own number.
-    number = session.connection().execute(
+    number = connection.execute(
         _NEXT_NUMBER, {"definition": definition_id}).scalar_one() - 1
     return f"{prefix}-{number:06d}"
 
@@ -279,11 +279,14 @@ def create(
     *,
     transition: str | None = AUTO,
     requester: str | None = None,
+    within: Callable[[Session, TicketView], None] | None = None,
 ) -> TicketView:
     """Open a ticket: validate the intake form, number it, fire the creation transition.
 
     `transition`: AUTO fires the first transition out of the initial state the creator
     may fire (the "submit" button); None leaves the ticket in the initial state.
+    `within` runs with the new ticket's view before the transaction commits, for a
+    caller whose own record must commit with the ticket (an idempotent answer).
 
     The hot path of intake, so it writes with three Core statements (counter, ticket,
     event) in one transaction instead of going through the ORM's unit of work.
@@ -291,7 +294,8 @@ def create(
     if not isinstance(values, dict):
         raise BadRequest("the ticket's values must be an object of field values")
     with db.write() as session:
-        compiled = latest_published(session, ticket_type_key)
+        connection = session.connection()
+        compiled = latest_published(connection, ticket_type_key)
         ticket_type = compiled.ticket_type
         requester_id, requester_name = _requester(session, request, requester)
         roles = policy.creator_roles(request.actor)
@@ -304,7 +308,7 @@ def create(
         if decision.problems or files.problems:
             raise Invalid("the ticket has problems; nothing was created",
                           details=files.problems + _problems(decision))
-        number = _next_number(session, compiled.definition_id, ticket_type.number_prefix)
+        number = _next_number(connection, compiled.definition_id, ticket_type.number_prefix)
         state = decision.target_state or ticket_type.initial_state.id
         data = dict(decision.values)
         columns = {
@@ -316,7 +320,6 @@ def create(
             "closed_at": request.now if ticket_type.state_by_id[state].final else None,
             "version": 1,
         }
-        connection = session.connection()
         # The new row as plain attributes (what the policy and the view read), without
         # the ORM's bookkeeping for an object this transaction never changes again.
         ticket = cast(Ticket, SimpleNamespace(
@@ -332,7 +335,10 @@ def create(
         notify.after_ticket_event(session, kind=EventKind.CREATED, event_id=event_id,
                                   actor_id=request.actor.user_id, data=event_data,
                                   ticket=ticket, ticket_type=ticket_type, now=request.now)
-        return _view(session, request, loaded, names={requester_id: requester_name}, teams={})
+        view = _view(session, request, loaded, names={requester_id: requester_name}, teams={})
+        if within is not None:
+            within(session, view)
+        return view
 
 
 # Statements built once: executing them with parameters skips building and cache-keying

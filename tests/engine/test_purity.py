@@ -6,7 +6,9 @@ import sys
 ENGINE_MODULES = [
     "engine.compile", "engine.errors", "engine.expressions", "engine.flow", "engine.forms",
     "engine.lint", "engine.messages", "engine.model", "engine.schema", "engine.simulate",
-    "engine.source", "engine.values", "engine.formschema", "engine.domains",
+    "engine.source", "engine.values", "engine.formschema", "engine.domains", "engine.calendar",
+    "engine.calendar_compile", "engine.durations", "engine.compile_sla", "engine.assignment",
+    "engine.sla",
 ]
 
 

@@ -103,6 +103,22 @@ def test_a_server_error_frees_the_key(api: Api, seed: Any,
     assert _count(seed, Ticket) == 1
 
 
+def test_the_answer_commits_with_the_ticket(api: Api, seed: Any,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """No second transaction stores a success: a process that dies right after the
+    ticket's commit has already stored the answer a retry replays."""
+    def crash(*_args: Any, **_kwargs: Any) -> None:
+        raise SystemExit("the process died after the ticket's transaction")
+
+    monkeypatch.setattr(idempotency, "_complete", crash)
+    first = _create(api, "k")
+    assert first.status_code == 201
+    again = _create(api, "k")
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+    assert _count(seed, Ticket) == 1
+
+
 def _reserve_by_hand(seed: Any, key: str, body: dict[str, Any] = NEW) -> None:
     """A reservation left by a request that is running (or crashed)."""
     with seed.db.write() as session:

@@ -276,6 +276,22 @@ def test_publishing_refuses_located_issues_and_old_versions(seed: Seed):
         definitions.save_draft(seed.db, seed.request("wang"), source)
 
 
+@pytest.mark.parametrize(("edit", "key", "code"), [
+    (("ticket_type: repair", "ticket_type: Repair"), None, "bad-key"),
+    (("ticket_type: repair", "ticket_type: service"), "repair", "key-mismatch"),
+    (("ticket_type: repair\n", ""), None, "missing-key"),
+    (("version: 1", "version: 9999999999"), None, "bad-version"),
+    (("", ""), "../etc", "bad-key"),
+], ids=["not a key", "another key than the caller's", "no key", "version too big",
+        "caller's key not a key"])
+def test_a_draft_must_be_fileable_under_its_key(seed: Seed, edit: tuple[str, str],
+                                                key: str | None, code: str):
+    source = (TEMPLATES / "repair.yaml").read_text(encoding="utf-8")
+    with pytest.raises(Invalid) as raised:
+        definitions.save_draft(seed.db, seed.request("admin"), source.replace(*edit), key=key)
+    assert [d["code"] for d in raised.value.details] == [code]
+
+
 def test_list_filters_and_keyset_pages(seed: Seed):
     for index in range(7):
         new_ticket(seed, description=f"Jams on page {index} every time.")

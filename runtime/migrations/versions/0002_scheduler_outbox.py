@@ -4,7 +4,8 @@ in-app inbox (notifications) and webhook subscriptions. Events stay append-only 
 triggers are untouched).
 
 Revision ID: 0002
-Revises: 0001
+Revises: 0004 (written after 0001; chained after routing and SLA's 0004 when merged
+with it, so the schema has one head)
 Create Date: 2026-11-23 04:55:17.602208
 """
 
@@ -13,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0002"
-down_revision = "0001"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,290 @@
+"""Routing and assignment, pure: which team gets a ticket, and which agent of it.
+
+The runtime gathers the facts — each candidate's open tickets, skills, capacity and
+whether they are on shift, on leave or away (`engine.calendar.AgentSchedule` answers
+the first two), and the team's round-robin pointer — and stores what comes back: the
+winner, the new pointer and the why (`AssignmentDecision.to_dict()`).
+
+Strategies (`Strategy`):
+
+* round robin — agents in a stable order (by id), starting after the team's pointer
+  (the last agent picked), first available one wins; so the rotation is fair and
+  survives restarts and several processes as long as the pointer is stored;
+* least loaded — the fewest open tickets (weighted by priority if the rule says so);
+  ties go to whoever is next in the rotation;
+* skill match — most of the ticket's required skills, then least loaded, then rotation;
+* claim pool (抢单) — nobody is picked: the team sees the ticket and the first claim
+  wins (atomically, in the runtime); `claim_refusal` says whether an agent may claim.
+
+Nobody available → the ticket waits in the team queue and the lead is told. Every
+decision is deterministic: the same facts always give the same answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from engine.errors import EvaluationError
+from engine.model import AssignmentRule, Strategy, TicketType
+
+
+class SkipReason(StrEnum):
+    """Why a candidate was not picked (checked in this order; the first applies)."""
+
+    ON_LEAVE = "on_leave"
+    OFF_SHIFT = "off_shift"
+    AWAY = "away"
+    AT_CAPACITY = "at_capacity"
+    MISSING_SKILLS = "missing_skills"  # lacks a required skill (skill match: has none)
+    FEWER_SKILLS = "fewer_skills"  # skill match: another agent has more of them
+    MORE_LOADED = "more_loaded"
+    NOT_NEXT_IN_ROTATION = "not_next_in_rotation"
+
+
+class Outcome(StrEnum):
+    ASSIGNED = "assigned"  # `winner` gets the ticket
+    QUEUED = "queued"  # nobody qualifies: the ticket waits in the team queue; tell the lead
+    POOL = "pool"  # claim pool: the team sees it, the first claim wins
+    UNROUTED = "unrouted"  # no assignment rule applies
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One agent of the team, as the runtime sees them right now."""
+
+    id: str
+    open_tickets: int = 0
+    # open tickets per priority value, for rules weighted by priority (a ticket not
+    # counted here weighs 1)
+    open_by_priority: Mapping[str, int] = field(default_factory=dict)
+    capacity: int | None = None  # overrides the rule's capacity
+    skills: frozenset[str] = frozenset()
+    on_shift: bool = True
+    on_leave: bool = False
+    away: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the decision made of one candidate."""
+
+    agent: str
+    reason: SkipReason | None  # None: the winner, or (claim pool) may claim
+    load: float
+    open_tickets: int
+    matched_skills: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"agent": self.agent, "reason": None if self.reason is None else str(self.reason),
+                "load": self.load, "open_tickets": self.open_tickets,
+                "matched_skills": list(self.matched_skills)}
+
+
+@dataclass(frozen=True, slots=True)
+class RuleCheck:
+    """One assignment rule tried, in order, until one matched."""
+
+    index: int
+    matched: bool
+    error: str | None = None  # its condition could not be evaluated (counts as not matched)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "matched": self.matched, "error": self.error}
+
+
+@dataclass(frozen=True)
+class AssignmentDecision:
+    """Where a ticket goes, and why."""
+
+    outcome: Outcome
+    rule: int | None = None
+    rule_pointer: str | None = None
+    team: str | None = None
+    strategy: Strategy | None = None
+    winner: str | None = None
+    candidates: tuple[Verdict, ...] = ()
+    required_skills: tuple[str, ...] = ()
+    pointer_before: str | None = None
+    pointer_after: str | None = None  # store it as the team's round-robin pointer
+    rules_checked: tuple[RuleCheck, ...] = ()
+
+    @property
+    def pool(self) -> bool:
+        return self.outcome is Outcome.POOL
+
+    @property
+    def notify_lead(self) -> bool:
+        """Nobody can take the ticket now: the team lead should be told."""
+        return self.outcome is Outcome.QUEUED or (
+            self.outcome is Outcome.POOL and all(v.reason is not None for v in self.candidates))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape to store with the assignment event (the timeline shows it)."""
+        return {
+            "outcome": str(self.outcome), "rule": self.rule, "rule_pointer": self.rule_pointer,
+            "team": self.team, "strategy": None if self.strategy is None else str(self.strategy),
+            "winner": self.winner, "notify_lead": self.notify_lead,
+            "required_skills": list(self.required_skills),
+            "pointer_before": self.pointer_before, "pointer_after": self.pointer_after,
+            "candidates": [v.to_dict() for v in self.candidates],
+            "rules_checked": [r.to_dict() for r in self.rules_checked],
+        }
+
+
+def route(
+    ticket_type: TicketType, values: Mapping[str, Any]
+) -> tuple[AssignmentRule | None, tuple[RuleCheck, ...]]:
+    """The first assignment rule whose `when` holds for these values (None: no rule)."""
+    checks = []
+    for rule in ticket_type.assignment_rules:
+        error = None
+        try:
+            matched = rule.when is None or rule.when.holds(values)
+        except EvaluationError as failure:
+            matched, error = False, failure.reason
+        checks.append(RuleCheck(rule.index, matched, error))
+        if matched:
+            return rule, tuple(checks)
+    return None, tuple(checks)
+
+
+def decide_assignment(
+    ticket_type: TicketType,
+    values: Mapping[str, Any],
+    candidates: Mapping[str, Sequence[Candidate]],
+    pointers: Mapping[str, str | None] | None = None,
+) -> AssignmentDecision:
+    """Route the ticket and pick an agent of the team: `candidates` and `pointers` are
+    keyed by team (a team left out has nobody)."""
+    rule, checks = route(ticket_type, values)
+    if rule is None:
+        return AssignmentDecision(Outcome.UNROUTED, rules_checked=checks)
+    decision = assign(rule, values, candidates.get(rule.team, ()),
+                      (pointers or {}).get(rule.team))
+    return replace(decision, rules_checked=checks)
+
+
+def required_skills(rule: AssignmentRule, values: Mapping[str, Any]) -> tuple[str, ...]:
+    """The skills a ticket needs: the values of the rule's `match_skills` fields."""
+    needed: set[str] = set()
+    for name in rule.match_skills:
+        value = values.get(name)
+        items = value if isinstance(value, list | tuple) else [value]
+        needed.update(_skill(item) for item in items if item not in (None, ""))
+    return tuple(sorted(needed))
+
+
+def _skill(value: Any) -> str:
+    # Skill tags are compared without regard to case or surrounding blanks.
+    return str(value).strip().casefold()
+
+
+def load_of(rule: AssignmentRule, candidate: Candidate) -> float:
+    """The load the rule compares: open tickets, each weighted by its priority if asked."""
+    if not rule.weight_by_priority:
+        return float(candidate.open_tickets)
+    counted = sum(candidate.open_by_priority.values())
+    weighted = sum(rule.priority_weights.get(priority, 1.0) * number
+                   for priority, number in candidate.open_by_priority.items())
+    return weighted + max(candidate.open_tickets - counted, 0)
+
+
+def claim_refusal(
+    rule: AssignmentRule, values: Mapping[str, Any], candidate: Candidate
+) -> SkipReason | None:
+    """Why this agent may not claim the ticket from the pool (None: they may). Someone
+    claiming is evidently at work, so only capacity and skills count here."""
+    return _unavailable(rule, candidate, required_skills(rule, values), claiming=True)
+
+
+def _unavailable(rule: AssignmentRule, candidate: Candidate, required: tuple[str, ...],
+                 *, claiming: bool = False) -> SkipReason | None:
+    if not claiming:
+        if candidate.on_leave:
+            return SkipReason.ON_LEAVE
+        if not candidate.on_shift:
+            return SkipReason.OFF_SHIFT
+        if candidate.away:
+            return SkipReason.AWAY
+    capacity = candidate.capacity if candidate.capacity is not None else rule.capacity
+    if capacity is not None and candidate.open_tickets >= capacity:
+        return SkipReason.AT_CAPACITY
+    if required:
+        have = {_skill(s) for s in candidate.skills}
+        if rule.strategy is Strategy.SKILL_MATCH:
+            if not have.intersection(required):
+                return SkipReason.MISSING_SKILLS
+        elif not have.issuperset(required):
+            return SkipReason.MISSING_SKILLS
+    return None
+
+
+def assign(
+    rule: AssignmentRule,
+    values: Mapping[str, Any],
+    candidates: Sequence[Candidate],
+    pointer: str | None = None,
+) -> AssignmentDecision:
+    """Apply one rule's strategy to the team's candidates; `pointer` is the team's
+    round-robin pointer (the agent picked last)."""
+    required = required_skills(rule, values)
+    people = sorted(candidates, key=lambda c: c.id)
+    verdicts: dict[str, Verdict] = {}
+    eligible: list[Candidate] = []
+    for person in people:
+        reason = _unavailable(rule, person, required)
+        verdicts[person.id] = _verdict(rule, person, required, reason)
+        if reason is None:
+            eligible.append(person)
+    base = AssignmentDecision(
+        Outcome.QUEUED, rule=rule.index, rule_pointer=rule.pointer, team=rule.team,
+        strategy=rule.strategy, required_skills=required, pointer_before=pointer,
+        pointer_after=pointer)
+    if rule.strategy is Strategy.CLAIM_POOL:
+        return replace(base, outcome=Outcome.POOL, candidates=tuple(verdicts.values()))
+    if not eligible:
+        return replace(base, candidates=tuple(verdicts.values()))
+    ranked = sorted(eligible, key=lambda c: _rank(rule, c, required, pointer))
+    winner = ranked[0]
+    for other in ranked[1:]:
+        verdicts[other.id] = replace(verdicts[other.id],
+                                     reason=_lost(rule, verdicts[other.id], verdicts[winner.id]))
+    return replace(base, outcome=Outcome.ASSIGNED, winner=winner.id,
+                    candidates=tuple(verdicts.values()), pointer_after=winner.id)
+
+
+def _verdict(rule: AssignmentRule, person: Candidate, required: tuple[str, ...],
+             reason: SkipReason | None) -> Verdict:
+    have = {_skill(s) for s in person.skills}
+    matched = tuple(skill for skill in required if skill in have)
+    return Verdict(person.id, reason, load_of(rule, person), person.open_tickets, matched)
+
+
+def _rotation(agent: str, pointer: str | None) -> tuple[int, str]:
+    # Agents after the pointer come first (ascending), then the rest from the start:
+    # the last agent picked is the last in line. An agent who left the team leaves no gap.
+    return (0 if pointer is None or agent > pointer else 1, agent)
+
+
+def _rank(rule: AssignmentRule, person: Candidate, required: tuple[str, ...],
+          pointer: str | None) -> tuple[Any, ...]:
+    rotation = _rotation(person.id, pointer)
+    if rule.strategy is Strategy.ROUND_ROBIN:
+        return rotation
+    load = load_of(rule, person)
+    if rule.strategy is Strategy.LEAST_LOADED:
+        return (load, rotation)
+    have = {_skill(s) for s in person.skills}
+    return (-len(have.intersection(required)), load, rotation)
+
+
+def _lost(rule: AssignmentRule, loser: Verdict, winner: Verdict) -> SkipReason:
+    if rule.strategy is Strategy.SKILL_MATCH \
+            and len(loser.matched_skills) < len(winner.matched_skills):
+        return SkipReason.FEWER_SKILLS
+    if rule.strategy is not Strategy.ROUND_ROBIN and loser.load > winner.load:
+        return SkipReason.MORE_LOADED
+    return SkipReason.NOT_NEXT_IN_ROTATION
