@@ -376,6 +376,7 @@ class TimerKind(StrEnum):
     SLA_WARNING = "sla_warning"
     SLA_BREACH = "sla_breach"
     ESCALATION = "escalation"
+    SLA_STUCK = "sla_stuck"  # in one state longer than an escalation step allows
 
 
 class TimerState(StrEnum):

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -137,6 +137,38 @@ def cancel(session: Session, *, key: str | None = None, prefix: str | None = Non
         .values(state=str(TimerState.CANCELLED), lease_owner=None, lease_expires_at=None)
         .execution_options(synchronize_session=False))
     return result.rowcount or 0
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A timer as a computation wants it (e.g. one of the engine's SLA timers)."""
+
+    kind: TimerKind | str
+    key: str
+    due_at: datetime
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+def sync(session: Session, *, prefix: str, planned: Iterable[Planned], now: datetime,
+         ticket_id: int | None = None) -> None:
+    """Make the unfired timers under `prefix` exactly `planned`, in the caller's
+    transaction: each planned one is scheduled (moved if it exists; a fired key stays
+    fired), every other unfired one under the prefix is cancelled. For recomputed
+    clocks: `sync(session, prefix=f"sla:{number}:", planned=..., now=..., ticket_id=...)`.
+    """
+    wanted = list(planned)
+    keys = {item.key for item in wanted}
+    if any(not key.startswith(prefix) for key in keys):
+        raise ValueError(f"every planned key must start with {prefix!r}")
+    stale = session.scalars(select(Timer.key).where(
+        Timer.key.like(_like_prefix(prefix), escape="\\"),
+        Timer.state.in_([str(TimerState.PENDING), str(TimerState.LEASED),
+                         str(TimerState.FAILED)]))).all()
+    for key in sorted(set(stale) - keys):
+        cancel(session, key=key)
+    for item in wanted:
+        schedule(session, kind=item.kind, key=item.key, due_at=item.due_at, now=now,
+                 ticket_id=ticket_id, payload=item.payload)
 
 
 # --- claiming and firing (the worker) -------------------------------------------------

@@ -112,6 +112,29 @@ def test_a_cancelled_key_can_be_armed_again(seed: Seed):
     assert run(seed).fired == 1
 
 
+def test_sync_makes_the_unfired_timers_under_a_prefix_exactly_the_planned_ones(seed: Seed):
+    def plan(*keys_and_minutes: tuple[str, int]) -> None:
+        with seed.db.write() as session:
+            timers.sync(session, prefix="sla:REP-1:", now=seed.clock(), planned=[
+                timers.Planned(TimerKind.NOTIFY, key, seed.clock() + timedelta(minutes=m),
+                               {"users": [], "email": False})
+                for key, m in keys_and_minutes])
+
+    schedule(seed, "sla:REP-2:other", 100)  # another ticket's: untouched
+    plan(("sla:REP-1:warn", 10), ("sla:REP-1:breach", 40))
+    seed.clock.advance(minutes=10)
+    run(seed)  # the warning fired
+    plan(("sla:REP-1:warn", 20), ("sla:REP-1:breach:v2", 60))  # recomputed after a change
+    seed.clock.advance(days=1)
+    run(seed)
+    assert fired_keys(seed.db) == {"sla:REP-1:warn": 1, "sla:REP-1:breach:v2": 1,
+                                   "sla:REP-2:other": 1}
+    assert state_of(seed, "sla:REP-1:breach") == "cancelled"
+    with seed.db.write() as session, pytest.raises(ValueError, match="must start with"):
+        timers.sync(session, prefix="sla:REP-1:", now=seed.clock(),
+                    planned=[timers.Planned(TimerKind.NOTIFY, "sla:REP-9:x", seed.clock())])
+
+
 def test_cancel_needs_exactly_one_selector(seed: Seed):
     with seed.db.write() as session, pytest.raises(ValueError, match="exactly one"):
         timers.cancel(session)
