@@ -191,6 +191,20 @@ def test_webhooks_get_the_events_they_subscribe_to(seed: Seed):
     assert got == [("all", "created"), ("all", "commented"), ("comments", "commented")]
 
 
+def test_a_file_attached_to_a_ticket_reaches_the_webhooks_that_follow_attachments(
+        seed: Seed, tmp_path: Any):
+    from runtime.services import attachments
+    from tests.runtime.test_attachments_service import LIMIT, PDF
+
+    subscribe(seed, "files", events=["attached"])
+    number = new_ticket(seed)
+    attachments.attach(seed.db, seed.request("li"), tmp_path, number, PDF, "invoice.pdf",
+                       max_size=LIMIT)
+    [message] = outbox(seed, "webhook")
+    assert message.payload["event"] == "attached"
+    assert message.payload["data"]["file"]["name"] == "invoice.pdf"
+
+
 def test_a_webhook_carries_only_what_needs_no_role(seed: Seed):
     subscribe(seed)
     number = new_ticket(seed, by="wang", requester="li", id_card=ID_CARD)
