@@ -25,6 +25,7 @@ import click
 from engine.compile import load
 from engine.errors import DefinitionError, Issue, IssueCode
 from engine.source import read_file as read_source
+from runtime.cli_worker import worker as worker_command
 
 if TYPE_CHECKING:
     from runtime.config import Settings
@@ -476,6 +477,7 @@ def _print_demo(report: DemoReport, where: str) -> None:
 from runtime import cli_library  # noqa: E402
 
 cli_library.register(cli)
+cli.add_command(worker_command)  # `ticketflow worker` (runtime/cli_worker.py)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ class Settings:
     # The clock pages show times on (and read typed date-times in): an IANA zone name.
     timezone: str = "Asia/Shanghai"
     testing: bool = False
+    delivery: DeliverySettings = field(default_factory=lambda: DeliverySettings())
 
     @classmethod
     def from_env(cls, instance_path: Path | None = None, **overrides: Any) -> Settings:
@@ -44,8 +45,50 @@ class Settings:
         settings = cls(database_url=database_url, instance_path=instance, secret_key=secret_key,
                        attachment_dir=instance / "attachments", max_upload_bytes=upload_mb * MIB,
                        max_request_bytes=(upload_mb + 5) * MIB, proxy_hops=proxy_hops,
-                       timezone=timezone)
+                       timezone=timezone, delivery=DeliverySettings.from_env())
         return replace(settings, **overrides)
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """How notifications leave the system (the worker reads these; see docs/architecture.md).
+
+    No SMTP host: e-mails wait in the outbox (nothing is lost) until one is configured.
+    """
+
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "ticketflow@localhost"
+    smtp_starttls: bool = False
+    smtp_timeout: float = 10.0
+    # Links in e-mails and robot messages point here (no trailing slash).
+    base_url: str = "http://127.0.0.1:8000"
+    webhook_timeout: float = 5.0
+    # After this many failed attempts a message is dead (an administrator may retry it).
+    max_attempts: int = 8
+
+    @classmethod
+    def from_env(cls) -> DeliverySettings:
+        """`TICKETFLOW_SMTP_HOST`, `_PORT`, `_USER`, `_PASSWORD`, `_FROM`, `_STARTTLS`,
+        `_TIMEOUT`; `TICKETFLOW_BASE_URL`; `TICKETFLOW_WEBHOOK_TIMEOUT`;
+        `TICKETFLOW_DELIVERY_MAX_ATTEMPTS`."""
+        env = os.environ.get
+        default = cls()
+        return cls(
+            smtp_host=env("TICKETFLOW_SMTP_HOST") or None,
+            smtp_port=int(env("TICKETFLOW_SMTP_PORT") or default.smtp_port),
+            smtp_user=env("TICKETFLOW_SMTP_USER") or None,
+            smtp_password=env("TICKETFLOW_SMTP_PASSWORD") or None,
+            smtp_from=env("TICKETFLOW_SMTP_FROM") or default.smtp_from,
+            smtp_starttls=(env("TICKETFLOW_SMTP_STARTTLS") or "").lower() in ("1", "true", "yes"),
+            smtp_timeout=float(env("TICKETFLOW_SMTP_TIMEOUT") or default.smtp_timeout),
+            base_url=(env("TICKETFLOW_BASE_URL") or default.base_url).rstrip("/"),
+            webhook_timeout=float(env("TICKETFLOW_WEBHOOK_TIMEOUT") or default.webhook_timeout),
+            max_attempts=max(1, int(env("TICKETFLOW_DELIVERY_MAX_ATTEMPTS")
+                                    or default.max_attempts)),
+        )
 
 
 def _instance_secret(instance: Path) -> str:

@@ -112,6 +112,11 @@ class EventKind(StrEnum):
     TEMPLATE_CLONED = "template_cloned"
     DEFINITIONS_EXPORTED = "definitions_exported"
     DEFINITIONS_IMPORTED = "definitions_imported"
+    # The scheduler and the notifications (see runtime/services/timers.py and notify.py).
+    TIMER_FIRED = "timer_fired"
+    WEBHOOK_CREATED = "webhook_created"
+    WEBHOOK_DELETED = "webhook_deleted"
+    DELIVERY_RETRIED = "delivery_retried"
 
 
 class ConfigKind(StrEnum):
@@ -390,3 +395,155 @@ class PortalLink(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+# --- the scheduler and the notification outbox -----------------------------------------
+
+
+class TimerKind(StrEnum):
+    """What a timer does when it comes due; each kind has one handler
+    (`runtime.services.timers.handler`). The SLA kinds are fired by handlers the SLA
+    module registers."""
+
+    REMIND = "remind"
+    NOTIFY = "notify"
+    SLA_WARNING = "sla_warning"
+    SLA_BREACH = "sla_breach"
+    ESCALATION = "escalation"
+    SLA_STUCK = "sla_stuck"  # in one state longer than an escalation step allows
+
+
+class TimerState(StrEnum):
+    PENDING = "pending"
+    LEASED = "leased"  # claimed by a worker until lease_expires_at
+    FIRED = "fired"  # terminal: a fired key is never re-armed
+    CANCELLED = "cancelled"
+    FAILED = "failed"  # its handler failed on every attempt; kept for the administrators
+
+
+class Channel(StrEnum):
+    INBOX = "inbox"
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a worker until lease_expires_at
+    SENT = "sent"
+    FAILED = "failed"  # the last attempt failed; retried at next_attempt_at
+    DEAD = "dead"  # given up (too many failures, or refused for good); an admin may retry
+
+
+class NoticeKind(StrEnum):
+    """What a notification (inbox entry, e-mail) tells its reader; each has a title and
+    a text in every UI language (runtime/delivery/messages.py)."""
+
+    MENTION = "mention"
+    ASSIGNED = "assigned"  # a ticket was passed to you
+    TEAM_ASSIGNED = "team_assigned"  # a ticket was passed to your team
+    ROUTED = "routed"  # the assignment rules gave you a new ticket
+    QUEUED = "queued"  # to a team lead: nobody qualified, the ticket waits in the queue
+    POOL = "pool"  # to a team: a new ticket in the claim pool, first claim wins
+    REPLY = "reply"  # to the requester: staff answered on their ticket
+    CLOSED = "closed"  # to the requester, with the survey link
+    REMINDER = "reminder"
+    NOTICE = "notice"  # free text, e.g. from a `notify` timer
+    SLA_WARNING = "sla_warning"
+    SLA_BREACH = "sla_breach"
+    ESCALATION = "escalation"
+
+
+class WebhookFormat(StrEnum):
+    GENERIC = "generic"
+    DINGTALK = "dingtalk"
+    WECOM = "wecom"
+    FEISHU = "feishu"
+
+
+class Timer(Base):
+    """A due instant. `key` names the firing (e.g. `sla:REP-000123:resolution:breach:v3`):
+    unique, so the same firing can never be scheduled, or fire, twice."""
+
+    __tablename__ = "timers"
+    __table_args__ = (
+        Index("ix_timers_state_due_at", "state", "due_at"),
+        Index("ix_timers_state_lease", "state", "lease_expires_at"),
+        Index("ix_timers_ticket_id", "ticket_id"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    state: Mapped[str] = mapped_column(String(16))
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    fired_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class OutboxMessage(Base):
+    """A message to deliver, written in the transaction of the change that caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+        Index("ix_outbox_state_lease", "state", "lease_expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    caused_by: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class Notification(Base):
+    """An entry in a user's in-app inbox."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_id", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(300))
+    data: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    read_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class Webhook(Base):
+    """A subscription: ticket events go to `url` in `format`. The secret signs every
+    delivery; the API shows it once, when the webhook is created."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str | None] = mapped_column(String(200))
+    format: Mapped[str] = mapped_column(String(16))
+    events: Mapped[list[str]] = mapped_column(JsonType)  # event kinds; empty: every kind
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -7,6 +7,10 @@ A ticket someone may not see does not exist for them (404, never 403).
 
 Fields: a field marked `visible_to` reaches only those roles — in values, in the
 timeline, in errors and in every export — through `visible_values` and `visible_event`.
+
+Notifications: an e-mail or inbox entry carries only what its recipient may see; a
+webhook (or a chat-group robot) reaches people we cannot name, so it carries only what
+needs no role at all (`WEBHOOK_ROLES`).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from sqlalchemy import ColumnElement, false, or_, true
 from engine.flow import may_see
 from engine.model import TicketType
 from runtime.context import Actor
-from runtime.models import Attachment, EventKind, Role, Ticket
+from runtime.models import Attachment, EventKind, Notification, Role, Ticket
 
 
 def ticket_roles(actor: Actor, ticket: Ticket) -> frozenset[str]:
@@ -96,6 +100,8 @@ def visible_event(
     if kind == EventKind.ASSIGNED and not can_post_internal(roles):
         # Customers learn where their ticket went, not who was on leave or how loaded.
         shown = {key: shown.get(key) for key in ASSIGNMENT_SEEN_BY_CUSTOMERS}
+    if kind == EventKind.TIMER_FIRED and not can_post_internal(roles):
+        return None  # reminders and SLA clocks are the staff's business
     return shown
 
 
@@ -208,3 +214,39 @@ def can_issue_portal_link(actor: Actor, roles: frozenset[str]) -> bool:
 def can_use_workspace(actor: Actor) -> bool:
     """The agent workspace (queues, claim pool, board) is for people who work tickets."""
     return actor.is_staff
+
+
+# --- notifications -------------------------------------------------------------------
+
+# The roles a webhook's audience holds: none. Only fields without `visible_to`, no
+# internal comments, no routing reasons.
+WEBHOOK_ROLES: frozenset[str] = frozenset()
+
+
+def visible_title(ticket_type: TicketType, ticket: Ticket, roles: frozenset[str]) -> str:
+    """The ticket's title for these roles: the title is copied from a field, so when that
+    field is hidden from them the number stands in for it."""
+    hidden = {name for name in ticket.data if name in ticket_type.field_by_id
+              and not may_see(ticket_type.field_by_id[name], roles)}
+    if any(ticket.data.get(name) == ticket.title for name in hidden):
+        return ticket.number
+    return ticket.title
+
+
+def own_notifications(actor: Actor) -> ColumnElement[bool]:
+    """Everyone reads their own inbox and nobody else's."""
+    return Notification.user_id == actor.user_id
+
+
+def can_manage_webhooks(actor: Actor) -> bool:
+    return actor.is_admin
+
+
+def can_read_outbox(actor: Actor) -> bool:
+    """The outbox holds messages to many people: administrators only."""
+    return actor.is_admin
+
+
+def may_remind(actor: Actor, roles: frozenset[str]) -> bool:
+    """Anyone who may see a ticket may set themselves a reminder on it."""
+    return bool(roles)

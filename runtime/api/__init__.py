@@ -14,6 +14,7 @@ from runtime.api import (
     definitions,
     errors,
     files,
+    notifications,
     openapi,
     surveys,
     templates,
@@ -23,5 +24,5 @@ from runtime.api.blueprint import api
 
 errors.register(api)
 
-__all__ = ["accounts", "agents", "api", "calendars", "definitions", "files", "openapi",
-           "surveys", "templates", "tickets"]
+__all__ = ["accounts", "agents", "api", "calendars", "definitions", "files",
+           "notifications", "openapi", "surveys", "templates", "tickets"]

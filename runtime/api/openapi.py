@@ -602,9 +602,135 @@ def _templates() -> dict[str, Any]:
     }
 
 
+# --- notifications, reminders, webhooks, the outbox (runtime/api/notifications.py) -----
+
+WEBHOOK: dict[str, Schema] = {
+    "name": _string(),
+    "url": _string(description="Query values (robots' access tokens) are masked."),
+    "format": {"enum": ["generic", "dingtalk", "wecom", "feishu"]},
+    "events": {"type": "array", "items": _string(),
+               "description": "Event kinds sent; empty: all."},
+    "language": {"enum": ["en", "zh"]}, "active": {"type": "boolean"},
+    "has_secret": {"type": "boolean"}, "created_at": INSTANT,
+}
+WEBHOOK_REQUIRED = ("name", "url", "format", "events", "language", "active", "has_secret",
+                    "created_at")
+SCHEMAS.update({
+    "Notification": _obj({
+        "id": {"type": "integer"}, "kind": _string(), "title": _string(),
+        "ticket": NULLABLE_STRING,
+        "data": {"type": "object", "additionalProperties": True,
+                 "description": "What the entry is about (who, the ticket's number and "
+                                "state, an excerpt)."},
+        "created_at": INSTANT, "read_at": NULLABLE_INSTANT,
+    }, ("id", "kind", "title", "ticket", "data", "created_at", "read_at")),
+    "NewReminder": _obj({"at": INSTANT, "note": _string(1000)}, ("at",)),
+    "Reminder": _obj({"key": _string(), "ticket": _string(), "due_at": INSTANT,
+                      "note": NULLABLE_STRING}, ("key", "ticket", "due_at", "note")),
+    "Webhook": _obj(WEBHOOK, WEBHOOK_REQUIRED),
+    "IssuedWebhook": _obj({**WEBHOOK, "secret": {
+        "type": ["string", "null"],
+        "description": "The signing secret: shown here and never again."}},
+        (*WEBHOOK_REQUIRED, "secret")),
+    "NewWebhook": _obj({
+        "name": _string(64, pattern="^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"),
+        "url": _string(2000, description="http(s)."),
+        "format": {"enum": ["generic", "dingtalk", "wecom", "feishu"], "default": "generic"},
+        "events": {"type": "array", "items": _string(40),
+                   "description": "created, transitioned, updated, commented, attached, "
+                                  "claimed, transferred, assigned, reopened, closed; "
+                                  "empty or omitted: all."},
+        "language": {"enum": ["en", "zh"], "default": "en"},
+        "secret": _string(200, description="Generic: generated when omitted. Robots: the "
+                                           "signing secret their platform shows."),
+    }, ("name", "url")),
+    "OutboxMessage": _obj({
+        "id": {"type": "integer"}, "channel": {"enum": ["inbox", "email", "webhook"]},
+        "recipient": _string(), "subject": NULLABLE_STRING,
+        "state": {"enum": ["pending", "sending", "sent", "failed", "dead"]},
+        "attempts": {"type": "integer"}, "next_attempt_at": INSTANT,
+        "last_error": NULLABLE_STRING, "ticket": NULLABLE_STRING, "created_at": INSTANT,
+        "sent_at": NULLABLE_INSTANT, "payload": {"type": "object"},
+    }, ("id", "channel", "recipient", "state", "attempts", "next_attempt_at", "last_error",
+        "created_at", "payload")),
+})
+
+
+def _notifications() -> dict[str, Any]:
+    page_size = {"type": "integer", "minimum": 1}
+    before = _query("before", {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                    "Entries older than this id (the previous page's next_before).")
+    an_id = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+    return {
+        "/notifications": {
+            "get": operation("My inbox, newest first", "listNotifications", "notifications", (
+                "200", _json_response("A page of notifications and the unread count.", _obj({
+                    "items": {"type": "array", "items": ref("Notification")},
+                    "next_before": {"type": ["integer", "null"]},
+                    "unread": {"type": "integer"}}, ("items", "next_before", "unread")))),
+                (400,), [_query("unread", {"type": "boolean"}, "Only unread ones."), before,
+                         _query("limit", {**page_size, "maximum": 100},
+                                "Page size (default 50).")]),
+        },
+        "/notifications/{notification_id}/read": {
+            "parameters": [_path_param("notification_id", an_id)],
+            "post": operation("Mark a notification read", "readNotification",
+                              "notifications", ("200", _json_response(
+                                  "The notification.", _obj(
+                                      {"notification": ref("Notification")},
+                                      ("notification",)))), (404,)),
+        },
+        "/tickets/{number}/reminders": {
+            "parameters": [NUMBER],
+            "post": operation("Remind me of this ticket later", "addReminder",
+                              "notifications", ("201", _json_response(
+                                  "The reminder.", _obj({"reminder": ref("Reminder")},
+                                                        ("reminder",)))),
+                              (400, 403, 404, 413, 415, 422), body=_body(ref("NewReminder"))),
+        },
+        "/webhooks": {
+            "get": operation("List webhooks (admins)", "listWebhooks", "notifications", (
+                "200", _json_response("Webhooks, without secrets.", _obj(
+                    {"items": {"type": "array", "items": ref("Webhook")}}, ("items",)))),
+                (403,)),
+            "post": operation("Add a webhook (admins)", "createWebhook", "notifications", (
+                "201", _json_response("The webhook and its secret (shown only here).", _obj(
+                    {"webhook": ref("IssuedWebhook")}, ("webhook",)))),
+                (400, 403, 409, 413, 415, 422), body=_body(ref("NewWebhook"))),
+        },
+        "/webhooks/{name}": {
+            "parameters": [_path_param("name", _string(64), "The webhook's name.")],
+            "delete": operation("Remove a webhook (admins)", "deleteWebhook", "notifications",
+                                ("204", {"description": "Removed; its queued messages are "
+                                                        "dead letters."}), (403, 404)),
+        },
+        "/outbox": {
+            "get": operation("Outbox messages, newest first (admins)", "listOutbox",
+                             "notifications", ("200", _json_response("Messages.", _obj({
+                                 "items": {"type": "array", "items": ref("OutboxMessage")},
+                                 "next_before": {"type": ["integer", "null"]}},
+                                 ("items", "next_before")))), (400, 403), [
+                _query("state", {"enum": ["pending", "sending", "sent", "failed", "dead"]},
+                       "Only messages in this state (`dead`: the dead letters)."),
+                _query("channel", {"enum": ["inbox", "email", "webhook"]},
+                       "Only this channel."),
+                before, _query("limit", {**page_size, "maximum": 200},
+                               "Page size (default 50).")]),
+        },
+        "/outbox/{message_id}/retry": {
+            "parameters": [_path_param("message_id", an_id)],
+            "post": operation("Send a dead or failed message again (admins)", "retryMessage",
+                              "notifications", ("200", _json_response(
+                                  "The message, pending again.", _obj(
+                                      {"message": ref("OutboxMessage")}, ("message",)))),
+                              (403, 404, 409)),
+        },
+    }
+
+
 def _document() -> dict[str, Any]:
     paths = {**_tickets(), **_files(), **_definitions(), **_accounts(), **_agents(),
-             **_surveys(), **_templates(),
+             **_surveys(), **_templates(), **_notifications(),
              "/openapi.json": {
         "get": operation("This document", "openapi", "meta", (
             "200", _json_response("OpenAPI 3.1.", {"type": "object"})), public=True)}}

@@ -185,7 +185,7 @@ def link(session: Session, ids: list[int], ticket: Ticket) -> None:
 def attach(db: Database, request: Request, storage: Path, number: str, content: bytes,
            name: Any, *, max_size: int) -> FileInfo:
     """Upload a file straight onto a ticket (not into a field): it joins the timeline."""
-    from runtime.services.tickets import _load  # one loader decides visibility
+    from runtime.services.tickets import _load, _tell  # one loader decides visibility
 
     with db.read() as session:
         _load(session, request, number)
@@ -196,7 +196,9 @@ def attach(db: Database, request: Request, storage: Path, number: str, content: 
         assert row is not None
         row.ticket_id = loaded.ticket.id
         loaded.ticket.updated_at = request.now
-        record(session, request, EventKind.ATTACHED, {"file": info.descriptor()}, loaded.ticket)
+        event = record(session, request, EventKind.ATTACHED, {"file": info.descriptor()},
+                       loaded.ticket)
+        _tell(session, request, event, loaded)  # webhooks that follow attachments
     return info
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -21,6 +22,17 @@ def record(session: Session, request: Request, kind: EventKind, data: dict[str, 
         client_address=request.address,
         data=data,
     )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def record_system(session: Session, kind: EventKind, data: dict[str, Any], *,
+                  now: datetime, ticket_id: int | None = None) -> Event:
+    """An event nobody's request caused (the scheduler firing a timer): no actor, no
+    address."""
+    event = Event(ticket_id=ticket_id, kind=str(kind), actor_id=None, at=now,
+                  client_address=None, data=data)
     session.add(event)
     session.flush()
     return event

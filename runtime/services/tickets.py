@@ -41,7 +41,7 @@ from runtime.models import (
     User,
 )
 from runtime.services import attachments as attachment_service
-from runtime.services import repeats, routing, surveys
+from runtime.services import notify, repeats, routing, surveys
 from runtime.services.errors import (
     BadRequest,
     Conflict,
@@ -220,7 +220,26 @@ def _change(db: Database, request: Request, number: str,
         return result
 
 
+def _tell(session: Session, request: Request, event: Event, loaded: _Loaded) -> None:
+    """Queue what the event tells people and webhooks, in its own transaction."""
+    notify.after_ticket_event(session, kind=EventKind(event.kind), event_id=event.id,
+                              actor_id=event.actor_id, data=event.data, ticket=loaded.ticket,
+                              ticket_type=loaded.ticket_type, now=request.now)
+
+
 # --- creating ------------------------------------------------------------------------
+
+
+def _ticket_event(session: Session, request: Request, ticket: Ticket, ticket_type: TicketType,
+                  kind: EventKind, data: dict[str, Any], *, actor_id: int | None) -> None:
+    """Record an event of a ticket just created (a prepared Core insert: the hot path)
+    and queue what it tells people and webhooks, in the same transaction."""
+    event_id = session.connection().execute(_INSERT_EVENT, {
+        "ticket_id": ticket.id, "kind": str(kind), "actor_id": actor_id, "at": request.now,
+        "client_address": request.address, "data": data}).scalar_one()
+    notify.after_ticket_event(session, kind=kind, event_id=event_id, actor_id=actor_id,
+                              data=data, ticket=ticket, ticket_type=ticket_type,
+                              now=request.now)
 
 
 def _problems(decision: Decision) -> list[dict[str, Any]]:
@@ -327,15 +346,13 @@ def create(
         ticket = cast(Ticket, SimpleNamespace(
             id=connection.execute(_INSERT_TICKET, columns).scalar_one(), **columns))
         attachment_service.link(session, files.ids, ticket)
-        events = [{"kind": str(EventKind.CREATED), "actor_id": request.actor.user_id,
-                   "data": {"values": data, "state": state, "transition": chosen,
-                            "branch": decision.branch.condition if decision.branch else None}}]
+        created = {"values": data, "state": state, "transition": chosen,
+                   "branch": decision.branch.condition if decision.branch else None}
+        _ticket_event(session, request, ticket, ticket_type, EventKind.CREATED, created,
+                      actor_id=request.actor.user_id)
         if routed is not None:  # decided by the definition's rules, not by the creator
-            events.append({"kind": str(EventKind.ASSIGNED), "actor_id": None,
-                           "data": routed.event_data()})
-        connection.execute(_INSERT_EVENT, [
-            {**event, "ticket_id": ticket.id, "at": request.now,
-             "client_address": request.address} for event in events])
+            _ticket_event(session, request, ticket, ticket_type, EventKind.ASSIGNED,
+                          routed.event_data(), actor_id=None)
         names = {requester_id: requester_name}
         if routed is not None and routed.decision.winner is not None:
             names[routed.assignee_id or 0] = routed.decision.winner
@@ -353,7 +370,7 @@ _NEXT_NUMBER = (update(Definition).where(Definition.id == bindparam("definition"
                 .values(next_number=Definition.next_number + 1)
                 .returning(Definition.next_number))
 _INSERT_TICKET = insert(Ticket).returning(Ticket.id)
-_INSERT_EVENT = insert(Event)
+_INSERT_EVENT = insert(Event).returning(Event.id)
 
 
 def _requester(session: Session, request: Request, username: str | None) -> tuple[int, str]:
@@ -419,11 +436,12 @@ def fire(db: Database, request: Request, number: str, transition: str, values: A
             kind = EventKind.CLOSED
             surveys.open_for(session, ticket, request.now)
         attachment_service.link(session, files.ids, ticket)
-        record(session, request, kind, {
+        event = record(session, request, kind, {
             "transition": transition, "from": before, "to": target,
             "changes": dict(decision.changes),
             "branch": decision.branch.condition if decision.branch else None,
         }, ticket)
+        _tell(session, request, event, loaded)
         session.flush()
         return _view(session, request, loaded)
 
@@ -443,8 +461,9 @@ def update_fields(db: Database, request: Request, number: str, values: Any,
             ticket.data = dict(decision.values)
             ticket.updated_at = request.now
             attachment_service.link(session, files.ids, ticket)
-            record(session, request, EventKind.UPDATED,
-                   {"changes": dict(decision.changes)}, ticket)
+            event = record(session, request, EventKind.UPDATED,
+                           {"changes": dict(decision.changes)}, ticket)
+            _tell(session, request, event, loaded)
         return _view(session, request, loaded)
 
     return _change(db, request, number, work, expected_version)
@@ -452,7 +471,8 @@ def update_fields(db: Database, request: Request, number: str, values: Any,
 
 def comment(db: Database, request: Request, number: str, body: Any, *,
             internal: bool = False) -> TimelineEntry:
-    """Add a public or internal comment; @mentions give the mentioned users a to-do."""
+    """Add a public or internal comment; @mentions give the mentioned users a to-do and a
+    notification (inbox and e-mail)."""
     if not isinstance(body, str) or not body.strip():
         raise Invalid("a comment needs text", details=[
             {"field": "body", "code": "required", "message": "a comment needs text"}])
@@ -472,6 +492,7 @@ def comment(db: Database, request: Request, number: str, body: Any, *,
         for user_id in mentioned.values():
             session.add(Todo(user_id=user_id, ticket_id=ticket.id, event_id=event.id,
                              kind="mention", created_at=request.now))
+        _tell(session, request, event, loaded)
         return TimelineEntry(event.id, event.kind, event.at, request.actor.username,
                              dict(event.data))
 
@@ -515,7 +536,9 @@ def claim(db: Database, request: Request, number: str, *,
             raise Conflict(CLAIM_REFUSALS[refusal].format(number=number), code=str(refusal))
         ticket.assignee_id = request.actor.user_id
         ticket.updated_at = request.now
-        record(session, request, EventKind.CLAIMED, {"assignee": request.actor.username}, ticket)
+        event = record(session, request, EventKind.CLAIMED,
+                       {"assignee": request.actor.username}, ticket)
+        _tell(session, request, event, loaded)
         session.flush()
         loaded.roles = policy.ticket_roles(request.actor, ticket)
         return _view(session, request, loaded)
@@ -554,12 +577,13 @@ def transfer(db: Database, request: Request, number: str, *, reason: Any,
         if user is not None or team is not None:
             ticket.assignee_id = user.id if user is not None else None
         ticket.updated_at = request.now
-        record(session, request, EventKind.TRANSFERRED, {
+        event = record(session, request, EventKind.TRANSFERRED, {
             "from_user": before, "to_user": user.username if user else None,
             "from_team": before_team.key if before_team else None,
             "to_team": team.key if team else (before_team.key if before_team else None),
             "reason": reason,
         }, ticket)
+        _tell(session, request, event, loaded)
         session.flush()
         loaded.roles = policy.ticket_roles(request.actor, ticket) or loaded.roles
         return _view(session, request, loaded)

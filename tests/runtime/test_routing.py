@@ -127,3 +127,23 @@ def test_customers_see_where_it_went_not_why(routed: Seed) -> None:
     assert _assignment(routed, number, "li") == {
         "outcome": "assigned", "team": "repair", "winner": "chen"}
     assert "candidates" in _assignment(routed, number, "wang")
+
+
+def _inbox(seed: Seed, username: str) -> list[str]:
+    from runtime.services import inbox
+
+    return [entry.kind for entry in inbox.list_notifications(seed.db, seed.request(username)).items]
+
+
+@pytest.mark.parametrize(("topic", "told"), [
+    ("printer", {"chen": ["routed"]}),
+    ("laptop", {"zhao": ["queued"]}),
+    ("pool", {"wang": ["pool"], "chen": ["pool"], "zhao": ["pool"]}),
+], ids=["the winner", "the lead, when nobody qualifies", "the team, for a claim pool"])
+def test_who_hears_of_an_assignment(routed: Seed, topic: str, told: dict[str, list[str]]
+                                    ) -> None:
+    _profile(routed, "chen", skills=["printer"])
+    agents.set_team_lead(routed.db, routed.request("admin"), "repair", "zhao")
+    _open(routed, topic)
+    heard = {name: _inbox(routed, name) for name in ("wang", "chen", "zhao", "sun", "li")}
+    assert heard == {name: told.get(name, []) for name in heard}

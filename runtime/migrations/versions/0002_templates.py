@@ -2,7 +2,7 @@
 version), configuration documents (business calendars) by stable key, and the
 fingerprint of a ticket's repeat-detection key with its index.
 
-Revision ID: 0002_templates
+Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-24 09:00:00
 """
@@ -10,7 +10,7 @@ Create Date: 2026-11-24 09:00:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_templates"
+revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None

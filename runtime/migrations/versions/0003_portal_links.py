@@ -2,7 +2,7 @@
 account (only the hash of the secret is stored).
 
 Revision ID: 0003
-Revises: 0002_templates
+Revises: 0002
 Create Date: 2026-11-23 05:10:00.000000
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 
 revision = "0003"
 # The lead re-chains this after 0002 (another branch) is merged.
-down_revision = "0002_templates"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,341 @@
+"""Notifications, written in the transaction of the change that caused them.
+
+The ticket services call `after_ticket_event` next to the event they record; timer
+handlers call `tell` and `publish`. Nothing here does I/O: an in-app notification is a
+row in the recipient's inbox (and a `sent` row in the outbox, so the outbox is the one
+record of everything we told anyone); an e-mail or a webhook call is a `pending` outbox
+row that a worker delivers later (runtime/delivery, runtime/services/outbox.py). Because
+the rows commit or roll back with the change, a notification is never sent for a change
+that did not happen, and never lost for one that did.
+
+What a message may carry is the policy's decision, made here for each recipient: an
+e-mail holds only the fields its reader may see; a webhook only what needs no role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.model import FieldType, TicketType
+from runtime import policy
+from runtime.delivery import messages
+from runtime.models import (
+    Channel,
+    EventKind,
+    Membership,
+    NoticeKind,
+    Notification,
+    OutboxMessage,
+    OutboxState,
+    Role,
+    Team,
+    User,
+    Webhook,
+)
+
+MAX_DETAIL = 2_000  # characters of a comment or note quoted in a message
+MAX_INBOX_DETAIL = 500
+
+
+class TicketLike(Protocol):
+    """What notifications read from a ticket (an ORM row or the plain row `create` has)."""
+
+    id: int
+    number: str
+    title: str
+    state: str
+    ticket_type: str
+    data: dict[str, Any]
+    requester_id: int | None
+    assignee_id: int | None
+    team_id: int | None
+
+
+def enqueue(session: Session, *, channel: Channel, recipient: str, payload: dict[str, Any],
+            now: datetime, subject: str | None = None, language: str = "en",
+            ticket_id: int | None = None, caused_by: int | None = None,
+            state: OutboxState = OutboxState.PENDING) -> OutboxMessage:
+    """Add one message to the outbox, in the caller's transaction."""
+    message = OutboxMessage(
+        channel=str(channel), recipient=recipient[:254], subject=subject, payload=payload,
+        language=messages.language_of(language), state=str(state), attempts=0,
+        next_attempt_at=now, ticket_id=ticket_id, caused_by=caused_by, created_at=now,
+        sent_at=now if state is OutboxState.SENT else None)
+    session.add(message)
+    return message
+
+
+# --- what a recipient may read about a ticket ----------------------------------------
+
+
+def _option_labels(field: Any, language: str) -> dict[str, str]:
+    options = list(field.options)
+    for group in (field.dependent_options or {}).values():
+        options.extend(group)
+    return {option.value: option.label.text(language) for option in options}
+
+
+def _fields(ticket_type: TicketType, values: Mapping[str, Any],
+            language: str) -> list[list[str]]:
+    shown = []
+    for field in ticket_type.fields:
+        value = values.get(field.id)
+        if value is None or value == "" or value == []:
+            continue
+        labels = _option_labels(field, language) if field.type in (
+            FieldType.CHOICE, FieldType.MULTI_CHOICE) else None
+        shown.append([field.label.text(language), messages.display(value, language, labels)])
+    return shown
+
+
+def ticket_context(ticket: TicketLike, ticket_type: TicketType, roles: frozenset[str],
+                   language: str) -> dict[str, Any]:
+    """The ticket as these roles may read it in a message: number, title, type, state and
+    the visible field values as (label, text) pairs in `language`."""
+    state = ticket_type.state_by_id.get(ticket.state)
+    values = policy.visible_values(ticket_type, ticket.data, roles)
+    return {
+        "number": ticket.number,
+        "title": policy.visible_title(ticket_type, ticket, roles),  # type: ignore[arg-type]
+        "type_name": ticket_type.name.text(language),
+        "state": ticket.state,
+        "state_label": state.label.text(language) if state else ticket.state,
+        "fields": _fields(ticket_type, values, language),
+    }
+
+
+def _actor(user: User) -> Any:
+    from runtime.services.accounts import actor_for
+
+    return actor_for(user)
+
+
+# --- telling people ------------------------------------------------------------------
+
+
+def tell(session: Session, user: User, kind: NoticeKind, *, now: datetime,
+         ticket: TicketLike | None = None, ticket_type: TicketType | None = None,
+         event_id: int | None = None, params: Mapping[str, Any] | None = None,
+         email: bool = True, survey: bool = False) -> Notification | None:
+    """Tell one user: an inbox entry and, when they have an address, an e-mail, both in
+    their language. About a ticket, only when they may see it, and only its fields they
+    may see. `survey`: the e-mail carries a fresh survey link (issued when it is sent).
+    Returns the inbox entry (None: the user is disabled or may not see the ticket)."""
+    if not user.active:
+        return None
+    language = messages.language_of(user.language)
+    full: dict[str, Any] = dict(params or {})
+    if full.get("detail"):
+        full["detail"] = str(full["detail"])[:MAX_DETAIL]
+    if ticket is not None and ticket_type is not None:
+        roles = policy.ticket_roles(_actor(user), ticket)  # type: ignore[arg-type]
+        if not roles:
+            return None
+        full["ticket"] = ticket_context(ticket, ticket_type, roles, language)
+    title = messages.title(kind, language, full)
+    ticket_id = ticket.id if ticket is not None else None
+    inbox = Notification(user_id=user.id, ticket_id=ticket_id, event_id=event_id,
+                         kind=str(kind), title=title, data=_inbox_data(full), created_at=now)
+    session.add(inbox)
+    session.flush()
+    enqueue(session, channel=Channel.INBOX, recipient=user.username, subject=title,
+            payload={"notification": inbox.id}, now=now, language=language,
+            ticket_id=ticket_id, caused_by=event_id, state=OutboxState.SENT)
+    if email and user.email:
+        payload: dict[str, Any] = {"kind": str(kind), "params": full}
+        if survey and ticket is not None:
+            payload["survey_for"] = ticket.number
+        enqueue(session, channel=Channel.EMAIL, recipient=user.email, subject=title,
+                payload=payload, now=now, language=language, ticket_id=ticket_id,
+                caused_by=event_id)
+    return inbox
+
+
+def _inbox_data(params: Mapping[str, Any]) -> dict[str, Any]:
+    # The inbox keeps what a list needs; the ticket itself is a link away.
+    data = {key: value for key, value in params.items() if key not in ("ticket", "detail")}
+    ticket = params.get("ticket")
+    if ticket:
+        data["number"] = ticket["number"]
+        data["state"] = ticket["state_label"]
+    if params.get("detail"):
+        data["detail"] = str(params["detail"])[:MAX_INBOX_DETAIL]
+    return data
+
+
+def _display_name(session: Session, user_id: int | None) -> str:
+    if user_id is None:
+        return "ticketflow"
+    row = session.execute(select(User.display_name, User.username)
+                          .where(User.id == user_id)).first()
+    return (row.display_name or row.username) if row else "ticketflow"
+
+
+def _users_named(session: Session, names: Iterable[str]) -> list[User]:
+    wanted = sorted(set(names))
+    if not wanted:
+        return []
+    return list(session.scalars(select(User).where(User.username.in_(wanted))
+                                .order_by(User.id)))
+
+
+def team_staff(session: Session, team_id: int,
+               roles: Iterable[Role] = (Role.AGENT, Role.SUPERVISOR)) -> list[User]:
+    """The active members of a team with one of `roles` (by default whom a team-wide
+    notice reaches; `roles=(Role.SUPERVISOR,)` for an escalation)."""
+    wanted = [str(role) for role in roles]
+    return list(session.scalars(
+        select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.team_id == team_id, User.active, User.role.in_(wanted))
+        .order_by(User.id)))
+
+
+# --- the ticket services' hook ---------------------------------------------------------
+
+
+def after_ticket_event(session: Session, *, kind: EventKind, event_id: int,
+                       actor_id: int | None, data: Mapping[str, Any], ticket: TicketLike,
+                       ticket_type: TicketType, now: datetime) -> None:
+    """Everything a ticket event tells: the webhooks that subscribe to it, and the people
+    it concerns (@mentioned users, the requester when someone else comments publicly, a
+    transfer's new assignee or team, the requester when the ticket closes). Called in the
+    event's transaction."""
+    hooks = _subscribed(session, kind)
+    concerns_people = (kind in (EventKind.TRANSFERRED, EventKind.CLOSED, EventKind.ASSIGNED)
+                       or (kind == EventKind.COMMENTED and (
+                           data.get("mentions") or _is_reply(data, actor_id, ticket))))
+    if not hooks and not concerns_people:
+        return  # the common case on the hot path: one small query and done
+    by = _display_name(session, actor_id)
+    if hooks:
+        publish(session, kind=kind, event_id=event_id, actor=by, data=data, ticket=ticket,
+                ticket_type=ticket_type, now=now, hooks=hooks)
+    common = {"now": now, "ticket": ticket, "ticket_type": ticket_type, "event_id": event_id}
+    if kind == EventKind.COMMENTED:
+        mentioned = _users_named(session, data.get("mentions") or ())
+        for user in mentioned:
+            tell(session, user, NoticeKind.MENTION, params={"by": by, "detail": data["body"]},
+                 **common)
+        if _is_reply(data, actor_id, ticket) and ticket.requester_id not in {
+                user.id for user in mentioned}:
+            requester = session.get(User, ticket.requester_id)
+            if requester is not None:
+                tell(session, requester, NoticeKind.REPLY,
+                     params={"by": by, "detail": data["body"]}, **common)
+    elif kind == EventKind.TRANSFERRED:
+        _tell_transfer(session, by, data, actor_id, common)
+    elif kind == EventKind.ASSIGNED:
+        _tell_assignment(session, data, common)
+    elif kind == EventKind.CLOSED and ticket.requester_id is not None:
+        requester = session.get(User, ticket.requester_id)
+        if requester is not None:
+            tell(session, requester, NoticeKind.CLOSED, params={"by": by}, survey=True,
+                 **common)
+
+
+def _is_reply(data: Mapping[str, Any], actor_id: int | None, ticket: TicketLike) -> bool:
+    """A public comment by someone other than the requester: the requester hears of it."""
+    return (not data.get("internal") and ticket.requester_id is not None
+            and actor_id != ticket.requester_id)
+
+
+def _tell_transfer(session: Session, by: str, data: Mapping[str, Any], actor_id: int | None,
+                   common: dict[str, Any]) -> None:
+    params = {"by": by, "detail": data.get("reason"), "team": data.get("to_team")}
+    if data.get("to_user"):
+        recipients = _users_named(session, [data["to_user"]])
+        kind = NoticeKind.ASSIGNED
+    elif data.get("to_team") and (data.get("to_team") != data.get("from_team")
+                                  or data.get("from_user")):
+        # A new team, or the team's own queue again (the assignee handed it back).
+        team_id = session.scalar(select(Team.id).where(Team.key == data["to_team"]))
+        recipients = team_staff(session, team_id) if team_id is not None else []
+        kind = NoticeKind.TEAM_ASSIGNED
+    else:
+        return
+    for user in recipients:
+        if user.id != actor_id:  # passing a ticket to yourself needs no message
+            tell(session, user, kind, params=params, **common)
+
+
+def _tell_assignment(session: Session, data: Mapping[str, Any], common: dict[str, Any]
+                     ) -> None:
+    """The assignment rules' outcome: the winner hears of their new ticket; when nobody
+    qualified, the team lead; a claim pool, the team."""
+    team = session.execute(select(Team.id, Team.lead_id).where(
+        Team.key == data.get("team"))).first() if data.get("team") else None
+    if team is None:
+        return
+    params = {"team": data["team"]}
+    outcome = data.get("outcome")
+    if outcome == "assigned":
+        recipients, kind = _users_named(session, [data["winner"]]), NoticeKind.ROUTED
+    elif outcome == "queued" and team.lead_id is not None:
+        recipients, kind = [session.get(User, team.lead_id)], NoticeKind.QUEUED
+    elif outcome == "pool":
+        recipients, kind = team_staff(session, team.id), NoticeKind.POOL
+    else:
+        return
+    for user in recipients:
+        if user is not None:
+            tell(session, user, kind, params=params, **common)
+
+
+# --- webhooks -------------------------------------------------------------------------
+
+
+def webhook_document(*, kind: str, event_id: int | None, actor: str, data: Mapping[str, Any],
+                     ticket: TicketLike, ticket_type: TicketType, now: datetime,
+                     language: str) -> dict[str, Any]:
+    """The body a generic webhook receives (robots get it reshaped at delivery). Only
+    what needs no role: the policy filters the event and the values."""
+    roles = policy.WEBHOOK_ROLES
+    context = ticket_context(ticket, ticket_type, roles, language)
+    return {
+        "event": kind,
+        "event_id": event_id,
+        "occurred_at": now.isoformat(),
+        "actor": actor,
+        "ticket": {
+            "number": ticket.number, "type": ticket.ticket_type,
+            "type_name": context["type_name"], "state": ticket.state,
+            "state_label": context["state_label"], "title": context["title"],
+            "values": policy.visible_values(ticket_type, ticket.data, roles),
+        },
+        "data": policy.visible_event(kind, data, ticket_type, roles) or {},
+    }
+
+
+def _subscribed(session: Session, kind: str) -> list[Webhook]:
+    """The active webhooks that want events of `kind`."""
+    hooks = session.scalars(select(Webhook).where(Webhook.active).order_by(Webhook.id)).all()
+    return [hook for hook in hooks if not hook.events or kind in hook.events]
+
+
+def publish(session: Session, *, kind: str, event_id: int | None, actor: str,
+            data: Mapping[str, Any], ticket: TicketLike, ticket_type: TicketType,
+            now: datetime, hooks: list[Webhook] | None = None) -> int:
+    """Queue a ticket event for every active webhook subscribed to its kind (in the
+    caller's transaction; `hooks` when the caller already knows them). Returns how many
+    were queued."""
+    hooks = _subscribed(session, kind) if hooks is None else hooks
+    if not hooks or policy.visible_event(kind, data, ticket_type, policy.WEBHOOK_ROLES) is None:
+        return 0
+    queued = 0
+    documents: dict[str, dict[str, Any]] = {}
+    for hook in hooks:
+        language = messages.language_of(hook.language)
+        if language not in documents:
+            documents[language] = webhook_document(
+                kind=kind, event_id=event_id, actor=actor, data=data, ticket=ticket,
+                ticket_type=ticket_type, now=now, language=language)
+        enqueue(session, channel=Channel.WEBHOOK, recipient=hook.name,
+                subject=f"{kind} {ticket.number}", payload=documents[language], now=now,
+                language=language, ticket_id=ticket.id, caused_by=event_id)
+        queued += 1
+    return queued
