@@ -114,6 +114,9 @@ class EventKind(StrEnum):
     DEFINITIONS_IMPORTED = "definitions_imported"
     # The scheduler and the notifications (see runtime/services/timers.py and notify.py).
     TIMER_FIRED = "timer_fired"
+    SLA_WARNING = "sla_warning"
+    SLA_BREACHED = "sla_breached"
+    ESCALATED = "escalated"
     WEBHOOK_CREATED = "webhook_created"
     WEBHOOK_DELETED = "webhook_deleted"
     DELIVERY_RETRIED = "delivery_retried"
@@ -269,11 +272,13 @@ class Ticket(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
-    # SLA: when staff first answered, since when a customer's reply waits for an
-    # answer, the computed clocks (due instants with their why) and the earliest
-    # instant among them still to come (what breach views sort and filter on).
+    # SLA: when staff first answered, the customer's latest reply and the staff's latest
+    # response (a reply after the response starts the next-response clock), the
+    # computed clocks (due instants with their why) and the earliest breach instant
+    # still to come (what breach views sort and filter on).
     first_response_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    awaiting_reply_since: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    customer_replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    responded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     sla: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     sla_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     # Fingerprint of the key values of a type's `duplicate_check` (engine.duplicates).

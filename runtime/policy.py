@@ -83,6 +83,9 @@ def can_post_internal(roles: frozenset[str]) -> bool:
 
 
 ASSIGNMENT_SEEN_BY_CUSTOMERS = ("outcome", "team", "winner")
+# Reminders, SLA warnings, breaches and escalations are the staff's business.
+STAFF_ONLY_EVENTS = frozenset({EventKind.TIMER_FIRED, EventKind.SLA_WARNING,
+                               EventKind.SLA_BREACHED, EventKind.ESCALATED})
 
 
 def visible_event(
@@ -100,9 +103,15 @@ def visible_event(
     if kind == EventKind.ASSIGNED and not can_post_internal(roles):
         # Customers learn where their ticket went, not who was on leave or how loaded.
         shown = {key: shown.get(key) for key in ASSIGNMENT_SEEN_BY_CUSTOMERS}
-    if kind == EventKind.TIMER_FIRED and not can_post_internal(roles):
+    if kind in STAFF_ONLY_EVENTS and not can_post_internal(roles):
         return None  # reminders and SLA clocks are the staff's business
     return shown
+
+
+def sees_sla(roles: frozenset[str]) -> bool:
+    """SLA targets and due instants are the staff's commitments to watch, not shown to
+    customers (their page shows progress, not internal deadlines)."""
+    return can_post_internal(roles)
 
 
 def can_claim(actor: Actor, roles: frozenset[str]) -> bool:

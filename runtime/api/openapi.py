@@ -81,6 +81,14 @@ SCHEMAS: dict[str, Schema] = {
         "transitions": {"type": "array", "items": _obj(
             {"id": _string(), "label": _string()}, ("id", "label"))},
         "roles": {"type": "array", "items": _string()},
+        "sla": {"type": "array", "description": "SLA clocks (staff only; empty otherwise).",
+                "items": _obj({
+                    "kind": {"enum": ["first_response", "next_response", "resolution"]},
+                    "label": _string(),
+                    "status": {"enum": ["running", "warning", "breached", "paused", "met",
+                                        "met_late", "stopped"]},
+                    "due_at": NULLABLE_INSTANT, "warn_at": NULLABLE_INSTANT,
+                    "met_at": NULLABLE_INSTANT}, ("kind", "status", "due_at"))},
     }, ("number", "ticket_type", "state", "values", "version")),
     "TimelineEntry": _obj({"id": {"type": "integer"}, "kind": _string(), "at": INSTANT,
                            "actor": NULLABLE_STRING,

@@ -17,7 +17,7 @@ def record(session: Session, request: Request, kind: EventKind, data: dict[str, 
     event = Event(
         ticket_id=ticket.id if ticket is not None else None,
         kind=str(kind),
-        actor_id=request.actor.user_id,
+        actor_id=request.actor.user_id or None,  # 0: the system (escalations), nobody
         at=request.now,
         client_address=request.address,
         data=data,

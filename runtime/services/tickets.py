@@ -26,22 +26,24 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine.assignment import SkipReason
 from engine.flow import Refusal, available_transitions, creation_transitions
 from engine.forms import Decision, decide
-from engine.model import FieldType, TicketType
+from engine.model import BUILTIN_ROLES, FieldType, TicketType
+from engine.sla import TicketTimes
 from runtime import policy
 from runtime.catalog import Compiled, compiled_version, latest_published
-from runtime.context import Request
+from runtime.context import Actor, Request
 from runtime.db import Database
 from runtime.models import (
     Definition,
     Event,
     EventKind,
+    Role,
     Team,
     Ticket,
     Todo,
     User,
 )
 from runtime.services import attachments as attachment_service
-from runtime.services import notify, repeats, routing, surveys
+from runtime.services import notify, repeats, routing, sla, surveys
 from runtime.services.errors import (
     BadRequest,
     Conflict,
@@ -83,6 +85,8 @@ class TicketView:
     version: int
     transitions: list[dict[str, str]] = field(default_factory=list)
     roles: list[str] = field(default_factory=list)
+    # SLA clocks, for staff only (empty for customers and for types without SLA).
+    sla: list[sla.ClockView] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         # Shallow on purpose: asdict's deep copy of the values costs more than the rest of
@@ -90,6 +94,7 @@ class TicketView:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         for key in ("created_at", "updated_at", "closed_at"):
             data[key] = data[key].isoformat() if data[key] else None
+        data["sla"] = [clock.to_dict() for clock in self.sla]
         return data
 
 
@@ -180,6 +185,8 @@ def _view(session: Session, request: Request, loaded: _Loaded,
         version=ticket.version,
         transitions=[{"id": t.id, "label": t.label.text(language)} for t in offered],
         roles=sorted(roles),
+        sla=(sla.clock_views(ticket.sla, request.now, language)
+             if ticket.sla and policy.sees_sla(roles) else []),
     )
 
 
@@ -329,6 +336,8 @@ def create(
         state = decision.target_state or ticket_type.initial_state.id
         data = dict(decision.values)
         routed = routing.route_ticket(connection, ticket_type, data, request.now)
+        clocks = sla.compute(connection, ticket_type, number, data,
+                             TicketTimes.of(request.now, [(state, request.now)]))
         columns = {
             "number": number, "ticket_type": ticket_type.id,
             "definition_version_id": compiled.version_id, "state": state,
@@ -339,13 +348,14 @@ def create(
             "reopen_count": 0, "created_at": request.now, "updated_at": request.now,
             "repeat_key": repeat.key,
             "closed_at": request.now if ticket_type.state_by_id[state].final else None,
-            "version": 1,
+            "version": 1, "sla": clocks.sla, "sla_due_at": clocks.due_at,
         }
         # The new row as plain attributes (what the policy and the view read), without
         # the ORM's bookkeeping for an object this transaction never changes again.
         ticket = cast(Ticket, SimpleNamespace(
             id=connection.execute(_INSERT_TICKET, columns).scalar_one(), **columns))
         attachment_service.link(session, files.ids, ticket)
+        sla.schedule_new(connection, ticket.id, clocks, request.now)
         created = {"values": data, "state": state, "transition": chosen,
                    "branch": decision.branch.condition if decision.branch else None}
         _ticket_event(session, request, ticket, ticket_type, EventKind.CREATED, created,
@@ -418,34 +428,55 @@ def fire(db: Database, request: Request, number: str, transition: str, values: A
         raise BadRequest("the values must be an object of field values")
 
     def work(session: Session, loaded: _Loaded) -> TicketView:
-        ticket, ticket_type = loaded.ticket, loaded.ticket_type
-        decision, files = _decide_change(session, request, loaded, values, transition)
-        before = ticket.state
-        spec = ticket_type.transition_by_id[transition]
-        target = decision.target_state or before
-        ticket.state = target
-        ticket.data = dict(decision.values)
-        ticket.updated_at = request.now
-        kind = EventKind.TRANSITIONED
-        if spec.reopens:
-            ticket.reopen_count += 1
-            ticket.closed_at = None
-            kind = EventKind.REOPENED
-        if ticket_type.state_by_id[target].final:
-            ticket.closed_at = request.now
-            kind = EventKind.CLOSED
-            surveys.open_for(session, ticket, request.now)
-        attachment_service.link(session, files.ids, ticket)
-        event = record(session, request, kind, {
-            "transition": transition, "from": before, "to": target,
-            "changes": dict(decision.changes),
-            "branch": decision.branch.condition if decision.branch else None,
-        }, ticket)
-        _tell(session, request, event, loaded)
-        session.flush()
+        _fire_in(session, request, loaded, transition, values)
         return _view(session, request, loaded)
 
     return _change(db, request, number, work, expected_version)
+
+
+def _fire_in(session: Session, request: Request, loaded: _Loaded, transition: str,
+             values: dict[str, Any]) -> None:
+    """Fire a transition on a loaded ticket, in the caller's transaction."""
+    ticket, ticket_type = loaded.ticket, loaded.ticket_type
+    decision, files = _decide_change(session, request, loaded, values, transition)
+    before = ticket.state
+    spec = ticket_type.transition_by_id[transition]
+    target = decision.target_state or before
+    ticket.state = target
+    ticket.data = dict(decision.values)
+    ticket.updated_at = request.now
+    kind = EventKind.TRANSITIONED
+    if spec.reopens:
+        ticket.reopen_count += 1
+        ticket.closed_at = None
+        kind = EventKind.REOPENED
+    if ticket_type.state_by_id[target].final:
+        ticket.closed_at = request.now
+        kind = EventKind.CLOSED
+        surveys.open_for(session, ticket, request.now)
+    sla.note_activity(ticket, request, public=request.actor.is_staff)
+    sla.refresh(session, ticket, ticket_type, request.now,
+                entered=target if target != before else None)
+    attachment_service.link(session, files.ids, ticket)
+    event = record(session, request, kind, {
+        "transition": transition, "from": before, "to": target,
+        "changes": dict(decision.changes),
+        "branch": decision.branch.condition if decision.branch else None,
+    }, ticket)
+    _tell(session, request, event, loaded)
+    session.flush()
+
+
+SYSTEM = Actor(0, "system", Role.ADMIN)
+
+
+def fire_as_system(session: Session, ticket: Ticket, transition: str, now: datetime) -> None:
+    """Fire a transition an escalation names (the definition's admins configured it, so
+    no role limits it), in the caller's transaction. Refusals raise service errors."""
+    request = Request(SYSTEM, now, None)
+    compiled = compiled_version(session, ticket.definition_version_id)
+    loaded = _Loaded(ticket, compiled, frozenset(BUILTIN_ROLES))
+    _fire_in(session, request, loaded, transition, {})
 
 
 def update_fields(db: Database, request: Request, number: str, values: Any,
@@ -460,6 +491,7 @@ def update_fields(db: Database, request: Request, number: str, values: Any,
         if decision.changes:
             ticket.data = dict(decision.values)
             ticket.updated_at = request.now
+            sla.refresh(session, ticket, loaded.ticket_type, request.now)  # a new priority
             attachment_service.link(session, files.ids, ticket)
             event = record(session, request, EventKind.UPDATED,
                            {"changes": dict(decision.changes)}, ticket)
@@ -487,6 +519,9 @@ def comment(db: Database, request: Request, number: str, body: Any, *,
         ticket = loaded.ticket
         mentioned = _mentionable(session, request, loaded, body, internal)
         ticket.updated_at = request.now
+        sla.note_activity(ticket, request, public=not internal)
+        if not internal:
+            sla.refresh(session, ticket, loaded.ticket_type, request.now)
         event = record(session, request, EventKind.COMMENTED, {
             "body": body, "internal": internal, "mentions": sorted(mentioned)}, ticket)
         for user_id in mentioned.values():

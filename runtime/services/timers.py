@@ -42,7 +42,7 @@ from runtime.db import Database
 from runtime.models import Event, EventKind, Timer, TimerKind, TimerState
 from runtime.services.events import record_system
 
-HANDLER_MODULES: tuple[str, ...] = ("runtime.services.reminders",)
+HANDLER_MODULES: tuple[str, ...] = ("runtime.services.reminders", "runtime.services.sla")
 DEFAULT_LEASE = timedelta(minutes=2)
 DEFAULT_BATCH = 100
 MAX_ATTEMPTS = 5  # a handler that fails this often leaves its timer `failed`

@@ -22,7 +22,7 @@ PAGES = [
     ("wang", "/t/REP-000001", 200, "Take it"),
     ("wang", "/supervise", 404, ""),
     ("wang", "/work/nope", 404, ""),
-    ("zhao", "/supervise", 200, "SLA is not configured"),
+    ("zhao", "/supervise", 200, "No ticket has breached"),
     ("zhao", "/work/board?type=repair&mine=1", 200, "No tickets here."),
     ("li", "/", 200, "REP-000001"),
     ("li", "/t/REP-000001", 200, "History"),

@@ -44,7 +44,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("tickets") as tickets:
         tickets.add_column(sa.Column("first_response_at", INSTANT, nullable=True))
-        tickets.add_column(sa.Column("awaiting_reply_since", INSTANT, nullable=True))
+        tickets.add_column(sa.Column("customer_replied_at", INSTANT, nullable=True))
+        tickets.add_column(sa.Column("responded_at", INSTANT, nullable=True))
         tickets.add_column(sa.Column("sla", JSON, nullable=True))
         tickets.add_column(sa.Column("sla_due_at", INSTANT, nullable=True))
         tickets.create_index("ix_tickets_sla_due_at", ["sla_due_at"])
@@ -53,7 +54,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("tickets") as tickets:
         tickets.drop_index("ix_tickets_sla_due_at")
-        for column in ("sla_due_at", "sla", "awaiting_reply_since", "first_response_at"):
+        for column in ("sla_due_at", "sla", "responded_at", "customer_replied_at",
+                       "first_response_at"):
             tickets.drop_column(column)
     op.drop_table("team_rotations")
     with op.batch_alter_table("teams") as teams:
