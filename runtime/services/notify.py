@@ -206,11 +206,12 @@ def after_ticket_event(session: Session, *, kind: EventKind, event_id: int,
     transfer's new assignee or team, the requester when the ticket closes). Called in the
     event's transaction."""
     hooks = _subscribed(session, kind)
-    concerns_people = (kind in (EventKind.TRANSFERRED, EventKind.CLOSED, EventKind.ASSIGNED)
+    concerns_people = (kind in (EventKind.TRANSFERRED, EventKind.CLOSED)
+                       or (kind == EventKind.ASSIGNED and _assignment_tells(data))
                        or (kind == EventKind.COMMENTED and (
                            data.get("mentions") or _is_reply(data, actor_id, ticket))))
     if not hooks and not concerns_people:
-        return  # the common case on the hot path: one small query and done
+        return  # the common case on the hot path: at most one small query and done
     by = _display_name(session, actor_id)
     if hooks:
         publish(session, kind=kind, event_id=event_id, actor=by, data=data, ticket=ticket,
@@ -263,27 +264,30 @@ def _tell_transfer(session: Session, by: str, data: Mapping[str, Any], actor_id:
             tell(session, user, kind, params=params, **common)
 
 
+def _assignment_tells(data: Mapping[str, Any]) -> bool:
+    """Whether routing's outcome concerns someone: a winner, a team lead to tell that
+    nobody qualified, or a claim pool's team (a queue without a lead tells nobody)."""
+    outcome = data.get("outcome")
+    return outcome in ("assigned", "pool") or (outcome == "queued" and bool(data.get("lead")))
+
+
 def _tell_assignment(session: Session, data: Mapping[str, Any], common: dict[str, Any]
                      ) -> None:
     """The assignment rules' outcome: the winner hears of their new ticket; when nobody
     qualified, the team lead; a claim pool, the team."""
-    team = session.execute(select(Team.id, Team.lead_id).where(
-        Team.key == data.get("team"))).first() if data.get("team") else None
-    if team is None:
-        return
-    params = {"team": data["team"]}
     outcome = data.get("outcome")
     if outcome == "assigned":
         recipients, kind = _users_named(session, [data["winner"]]), NoticeKind.ROUTED
-    elif outcome == "queued" and team.lead_id is not None:
-        recipients, kind = [session.get(User, team.lead_id)], NoticeKind.QUEUED
-    elif outcome == "pool":
-        recipients, kind = team_staff(session, team.id), NoticeKind.POOL
+    elif outcome == "queued" and data.get("lead"):
+        recipients, kind = _users_named(session, [data["lead"]]), NoticeKind.QUEUED
+    elif outcome == "pool" and data.get("team"):
+        team_id = session.scalar(select(Team.id).where(Team.key == data["team"]))
+        recipients = team_staff(session, team_id) if team_id is not None else []
+        kind = NoticeKind.POOL
     else:
         return
     for user in recipients:
-        if user is not None:
-            tell(session, user, kind, params=params, **common)
+        tell(session, user, kind, params={"team": data.get("team")}, **common)
 
 
 # --- webhooks -------------------------------------------------------------------------
@@ -312,9 +316,19 @@ def webhook_document(*, kind: str, event_id: int | None, actor: str, data: Mappi
 
 
 def _subscribed(session: Session, kind: str) -> list[Webhook]:
-    """The active webhooks that want events of `kind`."""
-    hooks = session.scalars(select(Webhook).where(Webhook.active).order_by(Webhook.id)).all()
+    """The active webhooks that want events of `kind`. Read once per transaction: a
+    change that records several events (a creation and its routing) asks once."""
+    hooks = session.info.get(_HOOKS)
+    if hooks is None:
+        # Most installations have no webhooks: a one-row probe costs less than loading.
+        any_active = session.connection().execute(_ANY_ACTIVE).first() is not None
+        hooks = session.info[_HOOKS] = list(session.scalars(
+            select(Webhook).where(Webhook.active).order_by(Webhook.id))) if any_active else []
     return [hook for hook in hooks if not hook.events or kind in hook.events]
+
+
+_HOOKS = "ticketflow.active_webhooks"
+_ANY_ACTIVE = select(Webhook.id).where(Webhook.active).limit(1)
 
 
 def publish(session: Session, *, kind: str, event_id: int | None, actor: str,

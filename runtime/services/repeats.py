@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.duplicates import (
@@ -39,6 +39,12 @@ class Repeat:
     key: str | None = None
 
 
+_EARLIER = (select(Ticket.number, Ticket.created_at, Ticket.data)
+            .where(Ticket.repeat_key == bindparam("digest"),
+                   Ticket.created_at >= bindparam("since"), Ticket.created_at <= bindparam("now"))
+            .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(MAX_CANDIDATES))
+
+
 def check(session: Session, ticket_type: TicketType, submitted: Mapping[str, Any],
           now: datetime) -> Repeat:
     """Is a ticket being created a repeat? Its preset values (flag, link) and fingerprint."""
@@ -50,10 +56,7 @@ def check(session: Session, ticket_type: TicketType, submitted: Mapping[str, Any
     if key is None:
         return Repeat()
     digest = key_digest(ticket_type.id, spec, key)
-    rows = session.execute(
-        select(Ticket.number, Ticket.created_at, Ticket.data)
-        .where(Ticket.repeat_key == digest, Ticket.created_at >= window_start(spec, now),
-               Ticket.created_at <= now)
-        .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(MAX_CANDIDATES)).all()
+    rows = session.connection().execute(_EARLIER, {
+        "digest": digest, "since": window_start(spec, now), "now": now}).all()
     earlier = [Earlier(number, created_at, data) for number, created_at, data in rows]
     return Repeat(preset(spec, find_repeat(spec, values, now, earlier)), digest)

@@ -48,28 +48,29 @@ class Routed:
     assignee_id: int | None
     lead_id: int | None
     missing_team: str | None = None
+    lead: str | None = None  # the team lead's user name
 
     def event_data(self) -> dict[str, Any]:
-        """The `assigned` event's payload: the engine's why, plus a missing team."""
+        """The `assigned` event's payload: the engine's why, the team lead (told when
+        nobody qualified) and a team the installation lacks."""
         data = self.decision.to_dict()
+        if self.lead is not None:
+            data["lead"] = self.lead
         if self.missing_team is not None:
             data["missing_team"] = self.missing_team
         return data
 
 
-_TEAM = select(Team.id, Team.lead_id).where(Team.key == bindparam("key"))
+_TEAM = (select(Team.id, Team.lead_id, User.username.label("lead"))
+         .outerjoin(User, User.id == Team.lead_id).where(Team.key == bindparam("key")))
+_OPEN = (select(func.count()).where(Ticket.assignee_id == User.id, Ticket.closed_at.is_(None))
+         .correlate(User).scalar_subquery())
 _MEMBERS = (
-    select(User.id, User.username, User.skills, User.capacity, User.schedule, User.away)
+    select(User.id, User.username, User.skills, User.capacity, User.schedule, User.away,
+           _OPEN.label("open_tickets"))
     .join(Membership, Membership.user_id == User.id)
     .where(Membership.team_id == bindparam("team"), User.active.is_(True),
            User.role.in_(STAFF_ROLES)))
-_OPEN = (select(Ticket.assignee_id, func.count())
-         .where(Ticket.assignee_id.in_(bindparam("agents", expanding=True)),
-                Ticket.closed_at.is_(None))
-         .group_by(Ticket.assignee_id))
-_POINTER = (select(User.username).select_from(TeamRotation)
-            .join(User, User.id == TeamRotation.last_user_id)
-            .where(TeamRotation.team_id == bindparam("team")))
 
 
 def _open_by_priority(connection: Connection, field: str, agents: list[int]
@@ -91,14 +92,13 @@ def candidates(connection: Connection, ticket_type: TicketType, rule: Assignment
     """The team's agents as the engine sees them now, and their ids by user name."""
     members = connection.execute(_MEMBERS, {"team": team_id}).all()
     ids = [member.id for member in members]
-    open_counts = dict(connection.execute(_OPEN, {"agents": ids}).all()) if ids else {}
     weighted = (_open_by_priority(connection, ticket_type.priority_field, ids)
                 if ids and rule.weight_by_priority and ticket_type.priority_field else {})
     found = []
     for member in members:
         schedule = compiled_schedule(member.schedule)
         found.append(Candidate(
-            id=member.username, open_tickets=open_counts.get(member.id, 0),
+            id=member.username, open_tickets=member.open_tickets,
             open_by_priority=weighted.get(member.id, {}), capacity=member.capacity,
             skills=frozenset(member.skills or ()),
             on_shift=schedule is None or schedule.on_shift(now),
@@ -106,15 +106,26 @@ def candidates(connection: Connection, ticket_type: TicketType, rule: Assignment
     return found, {member.username: member.id for member in members}
 
 
-def _lock_pointer(connection: Connection, team_id: int, now: datetime) -> str | None:
-    dialect = connection.dialect.name
+def _upsert_pointer(dialect: str) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    connection.execute(insert(TeamRotation).values(team_id=team_id, last_user_id=None,
-                                                   updated_at=now)
-                       .on_conflict_do_nothing(index_elements=["team_id"]))
-    connection.execute(select(TeamRotation.team_id)
-                       .where(TeamRotation.team_id == team_id).with_for_update())
-    return connection.execute(_POINTER, {"team": team_id}).scalar()
+    statement = insert(TeamRotation).values(team_id=bindparam("team"), last_user_id=None,
+                                            updated_at=bindparam("now"))
+    # A no-op update of an existing row: it returns the pointer and, on PostgreSQL,
+    # holds the row's lock until the ticket's transaction ends.
+    return statement.on_conflict_do_update(
+        index_elements=["team_id"], set_={"team_id": statement.excluded.team_id},
+    ).returning(TeamRotation.last_user_id)
+
+
+_UPSERT_POINTER = {dialect: _upsert_pointer(dialect) for dialect in ("postgresql", "sqlite")}
+_MOVE_POINTER = (update(TeamRotation).where(TeamRotation.team_id == bindparam("team"))
+                 .values(last_user_id=bindparam("winner"), updated_at=bindparam("now")))
+
+
+def _lock_pointer(connection: Connection, team_id: int, now: datetime) -> int | None:
+    """The team's round-robin pointer (a user id), its row locked for this transaction."""
+    return connection.execute(_UPSERT_POINTER[connection.dialect.name],
+                              {"team": team_id, "now": now}).scalar()
 
 
 def route_ticket(connection: Connection, ticket_type: TicketType, values: Mapping[str, Any],
@@ -135,14 +146,17 @@ def route_ticket(connection: Connection, ticket_type: TicketType, values: Mappin
                                       rule_pointer=rule.pointer, team=rule.team,
                                       strategy=rule.strategy, rules_checked=checks)
         return Routed(decision, None, None, None, missing_team=rule.team)
-    pointer = _lock_pointer(connection, team.id, now)
+    last = _lock_pointer(connection, team.id, now)
     people, ids = candidates(connection, ticket_type, rule, team.id, now)
+    # The pointer names the agent picked last; one who left the team leaves no gap.
+    pointer = next((name for name, user_id in ids.items() if user_id == last), None)
+    if pointer is None and last is not None:
+        pointer = connection.execute(select(User.username).where(User.id == last)).scalar()
     decision = replace(assign(rule, values, people, pointer), rules_checked=checks)
     winner = ids.get(decision.winner) if decision.winner else None
     if winner is not None:
-        connection.execute(update(TeamRotation).where(TeamRotation.team_id == team.id)
-                           .values(last_user_id=winner, updated_at=now))
-    return Routed(decision, team.id, winner, team.lead_id)
+        connection.execute(_MOVE_POINTER, {"team": team.id, "winner": winner, "now": now})
+    return Routed(decision, team.id, winner, team.lead_id, lead=team.lead)
 
 
 def refusal_to_claim(connection: Connection, ticket_type: TicketType,
