@@ -8,8 +8,13 @@ a. the service layer, `runtime.services.tickets.create`, in this process;
 b. real HTTP: `POST /api/v1/tickets` with a bearer token to `ticketflow serve` (gunicorn,
    default 2 processes x 4 threads) started by this script on 127.0.0.1, first from one
    keep-alive connection, then from several client threads at once;
-c. the floor: the same rows (ticket, `created` event, the number counter) written with
+c. the floor: the same rows the service wrote for a ticket — the number counter, the
+   ticket with its SLA clocks, its `created` and `assigned` events, its SLA timers, the
+   team's rotation pointer, the winner's inbox entry and its outbox record — written with
    raw SQL through the same driver (sqlite3 / psycopg), one transaction per ticket.
+
+Every ticket is routed (the repair template's skill match picks one of two skilled
+agents) and gets SLA clocks on the cn-workdays calendar.
 
 Then, on SQLite: list the newest 50 tickets of one type in one state with 100,000
 tickets stored (bulk-loaded with raw SQL), median of many runs of
@@ -63,7 +68,7 @@ from runtime.context import Actor, Request  # noqa: E402
 from runtime.db import Database  # noqa: E402
 from runtime.migrate import upgrade  # noqa: E402
 from runtime.models import Role  # noqa: E402
-from runtime.services import accounts, definitions, tickets  # noqa: E402
+from runtime.services import accounts, agents, definitions, tickets  # noqa: E402
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 PG_ADMIN = os.environ.get("TICKETFLOW_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -169,11 +174,18 @@ def prepare(name: str, url: str, now: datetime) -> Setup:
     accounts.create_team(db, None, "network", "Network", now=now)
     people = {}
     for username, role, teams in (("admin", Role.ADMIN, ()), ("alice", Role.REQUESTER, ()),
-                                  ("wang", Role.AGENT, ("repair",))):
+                                  ("wang", Role.AGENT, ("repair",)),
+                                  ("chen", Role.AGENT, ("repair",))):
         user = accounts.create_user(db, None, username=username, role=role,
                                     password="bench-password", teams=teams, now=now)
         people[username] = accounts.actor_for(user)
-    definitions.install(db, Request(people["admin"], now), TEMPLATE.read_text(encoding="utf-8"))
+    admin = Request(people["admin"], now)
+    definitions.install(db, admin, TEMPLATE.read_text(encoding="utf-8"))
+    # Skilled agents: the repair template's skill match assigns every ticket to one of
+    # them (a routing decision, a rotation pointer, an inbox entry for the winner).
+    for username, skills in (("wang", ["printer", "laptop", "software"]),
+                             ("chen", ["printer", "network", "hardware"])):
+        agents.set_profile(db, admin, username, skills=skills)
     return Setup(name, url, db, people["admin"], people["alice"], people["wang"])
 
 
@@ -312,61 +324,136 @@ def bench_http(setup: Setup, n: int, clients: int, workers: int, instance: Path,
 
 
 @dataclass(frozen=True)
+class Sample:
+    """Every row the service wrote for one ticket (besides the ticket's own columns)."""
+
+    ticket: dict[str, Any]
+    events: list[tuple[str, int | None, dict[str, Any]]]  # kind, actor, data
+    timers: list[tuple[str, str, datetime, dict[str, Any]]]  # kind, key suffix, due, payload
+    notifications: list[tuple[int, str, str, dict[str, Any]]]  # user, kind, title, data
+    outbox: list[tuple[str, str, str | None, dict[str, Any], str]]  # channel ... state
+
+
+@dataclass(frozen=True)
 class Shape:
     """What the service stored for each kind of submission: the floor writes the same."""
 
     definition_id: int
     version_id: int
     requester_id: int
-    rows: list[tuple[str, str, dict[str, Any], dict[str, Any]]]  # state, title, data, event
+    rows: list[Sample]
 
 
 def stored_shape(setup: Setup) -> Shape:
     from sqlalchemy import select
 
-    from runtime.models import Definition, DefinitionVersion, Event, Ticket
+    from runtime.models import (
+        Definition,
+        DefinitionVersion,
+        Event,
+        Notification,
+        OutboxMessage,
+        Ticket,
+        Timer,
+    )
 
     with setup.db.read() as session:
         version = session.scalar(select(DefinitionVersion))
         definition_id = session.scalar(select(Definition.id))
-        first = session.scalars(select(Ticket).order_by(Ticket.id).limit(2)).all()
-        rows = []
-        for ticket in first:
-            event = session.scalar(select(Event).where(Event.ticket_id == ticket.id))
-            assert event is not None
-            rows.append((ticket.state, ticket.title, ticket.data, event.data))
+        samples = []
+        for ticket in session.scalars(select(Ticket).order_by(Ticket.id).limit(2)):
+            prefix = f"sla:{ticket.number}:"
+            samples.append(Sample(
+                {"state": ticket.state, "title": ticket.title, "data": ticket.data,
+                 "team_id": ticket.team_id, "assignee_id": ticket.assignee_id,
+                 "sla": ticket.sla, "sla_due_at": ticket.sla_due_at},
+                [(e.kind, e.actor_id, e.data) for e in session.scalars(
+                    select(Event).where(Event.ticket_id == ticket.id).order_by(Event.id))],
+                [(t.kind, t.key.removeprefix(prefix), t.due_at, t.payload)
+                 for t in session.scalars(select(Timer).where(Timer.ticket_id == ticket.id))],
+                [(n.user_id, n.kind, n.title, n.data) for n in session.scalars(
+                    select(Notification).where(Notification.ticket_id == ticket.id))],
+                [(m.channel, m.recipient, m.subject, m.payload, m.state)
+                 for m in session.scalars(select(OutboxMessage).where(
+                     OutboxMessage.ticket_id == ticket.id))]))
     assert version is not None
     assert definition_id is not None
-    return Shape(definition_id, version.id, setup.customer.user_id, rows)
+    return Shape(definition_id, version.id, setup.customer.user_id, samples)
 
 
-TICKET_INSERT = ("INSERT INTO tickets (number, ticket_type, definition_version_id, state, "
-                 "title, data, requester_id, reopen_count, created_at, updated_at, version) "
-                 "VALUES ({p}, 'repair', {p}, {p}, {p}, {p}, {p}, 0, {p}, {p}, 1)")
-EVENT_INSERT = ("INSERT INTO events (ticket_id, kind, actor_id, at, client_address, data) "
-                "VALUES ({p}, 'created', {p}, {p}, '127.0.0.1', {p})")
 NEXT_NUMBER = ("UPDATE definitions SET next_number = next_number + 1 WHERE id = {p} "
                "RETURNING next_number")
+TICKET_INSERT = ("INSERT INTO tickets (number, ticket_type, definition_version_id, state, "
+                 "title, data, requester_id, assignee_id, team_id, reopen_count, created_at, "
+                 "updated_at, version, sla, sla_due_at) "
+                 "VALUES ({p}, 'repair', {p}, {p}, {p}, {p}, {p}, {p}, {p}, 0, {p}, {p}, 1, "
+                 "{p}, {p}) RETURNING id")
+EVENT_INSERT = ("INSERT INTO events (ticket_id, kind, actor_id, at, client_address, data) "
+                "VALUES ({p}, {p}, {p}, {p}, '127.0.0.1', {p}) RETURNING id")
+ROTATION = ("INSERT INTO team_rotations (team_id, last_user_id, updated_at) "
+            "VALUES ({p}, NULL, {p}) ON CONFLICT (team_id) DO UPDATE "
+            "SET team_id = excluded.team_id RETURNING last_user_id")
+MOVE_ROTATION = "UPDATE team_rotations SET last_user_id = {p}, updated_at = {p} WHERE team_id = {p}"
+TIMER_INSERT = ("INSERT INTO timers (ticket_id, kind, key, due_at, payload, state, attempts, "
+                "created_at) VALUES ({p}, {p}, {p}, {p}, {p}, 'pending', 0, {p})")
+NOTIFICATION_INSERT = ("INSERT INTO notifications (user_id, ticket_id, event_id, kind, title, "
+                       "data, created_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}) "
+                       "RETURNING id")
+OUTBOX_INSERT = ("INSERT INTO outbox (channel, recipient, subject, payload, language, state, "
+                 "attempts, next_attempt_at, ticket_id, caused_by, created_at) "
+                 "VALUES ({p}, {p}, {p}, {p}, 'en', {p}, 0, {p}, {p}, {p}, {p})")
+
+
+def _write_floor_ticket(execute: Callable[..., Any], shape: Shape, sample: Sample,
+                        now: Any, json_value: Callable[[Any], Any],
+                        instant: Callable[[Any], Any]) -> None:
+    """One ticket's rows in raw SQL, in the caller's transaction (the same for both
+    drivers: `execute(sql, params)` returns a cursor; values are adapted per driver)."""
+    (following,) = execute(NEXT_NUMBER, (shape.definition_id,)).fetchone()
+    number = f"REP-{following - 1:06d}"
+    ticket = sample.ticket
+    if ticket["team_id"] is not None:
+        execute(ROTATION, (ticket["team_id"], now)).fetchone()
+    (ticket_id,) = execute(TICKET_INSERT, (
+        number, shape.version_id, ticket["state"], ticket["title"], json_value(ticket["data"]),
+        shape.requester_id, ticket["assignee_id"], ticket["team_id"], now, now,
+        json_value(ticket["sla"]), instant(ticket["sla_due_at"]))).fetchone()
+    if ticket["assignee_id"] is not None:
+        execute(MOVE_ROTATION, (ticket["assignee_id"], now, ticket["team_id"]))
+    for kind, key, due, payload in sample.timers:
+        execute(TIMER_INSERT, (ticket_id, kind, f"sla:{number}:{key}", instant(due),
+                               json_value(payload), now))
+    event_id = None
+    for kind, actor, data in sample.events:
+        (event_id,) = execute(EVENT_INSERT, (ticket_id, kind, actor, now,
+                                             json_value(data))).fetchone()
+    for user, kind, title, data in sample.notifications:
+        execute(NOTIFICATION_INSERT, (user, ticket_id, event_id, kind, title,
+                                      json_value(data), now)).fetchone()
+    for channel, recipient, subject, payload, state in sample.outbox:
+        execute(OUTBOX_INSERT, (channel, recipient, subject, json_value(payload), state, now,
+                                ticket_id, event_id, now))
 
 
 def floor_sqlite(path: Path, shape: Shape, n: int) -> float:
     connection = sqlite3.connect(path, isolation_level=None, timeout=30)
     for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
         connection.execute(f"PRAGMA {pragma}")
-    ticket_sql, event_sql, number_sql = (sql.format(p="?") for sql in
-                                         (TICKET_INSERT, EVENT_INSERT, NEXT_NUMBER))
+
+    def execute(sql: str, params: tuple[Any, ...]) -> Any:
+        return connection.execute(sql.format(p="?"), params)
+
+    def instant(value: datetime | None) -> str | None:
+        # SQLAlchemy's SQLite DateTime: naive UTC text.
+        return None if value is None else value.replace(tzinfo=None).isoformat(sep=" ")
+
     start = time.perf_counter()
     for i in range(n):
-        state, title, data, event = shape.rows[i % len(shape.rows)]
-        # SQLAlchemy's SQLite DateTime: naive UTC text.
-        now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
+        now = instant(datetime.now(UTC))
         connection.execute("BEGIN IMMEDIATE")
-        (following,) = connection.execute(number_sql, (shape.definition_id,)).fetchone()
-        cursor = connection.execute(ticket_sql, (
-            f"REP-{following - 1:06d}", shape.version_id, state, title, json.dumps(data),
-            shape.requester_id, now, now))
-        connection.execute(event_sql, (cursor.lastrowid, shape.requester_id, now,
-                                       json.dumps(event)))
+        _write_floor_ticket(execute, shape, shape.rows[i % len(shape.rows)], now,
+                            lambda value: None if value is None else json.dumps(value),
+                            instant)
         connection.execute("COMMIT")
     seconds = time.perf_counter() - start
     connection.close()
@@ -374,23 +461,18 @@ def floor_sqlite(path: Path, shape: Shape, n: int) -> float:
 
 
 def floor_postgres(dsn: str, shape: Shape, n: int) -> float:
-    ticket_sql, event_sql, number_sql = (sql.format(p="%s") for sql in
-                                         (TICKET_INSERT + " RETURNING id", EVENT_INSERT,
-                                          NEXT_NUMBER))
     with psycopg.connect(dsn, autocommit=True) as connection:
+
+        def execute(sql: str, params: tuple[Any, ...]) -> Any:
+            return connection.execute(sql.format(p="%s"), params)  # type: ignore[arg-type]
+
         start = time.perf_counter()
         for i in range(n):
-            state, title, data, event = shape.rows[i % len(shape.rows)]
-            now = datetime.now(UTC)
             with connection.transaction():
-                row = connection.execute(number_sql, (shape.definition_id,)).fetchone()
-                assert row is not None
-                ticket = connection.execute(ticket_sql, (
-                    f"REP-{row[0] - 1:06d}", shape.version_id, state, title, Jsonb(data),
-                    shape.requester_id, now, now)).fetchone()
-                assert ticket is not None
-                connection.execute(event_sql, (ticket[0], shape.requester_id, now,
-                                               Jsonb(event)))
+                _write_floor_ticket(execute, shape, shape.rows[i % len(shape.rows)],
+                                    datetime.now(UTC),
+                                    lambda value: None if value is None else Jsonb(value),
+                                    lambda value: value)
         return time.perf_counter() - start
 
 
@@ -475,7 +557,8 @@ def bulk_load(path: Path, setup: Setup, shape: Shape, rows: int) -> None:
     people = (setup.customer.user_id, setup.agent.user_id, setup.admin.user_id)
 
     def row(i: int) -> tuple[Any, ...]:
-        state, title, data, _ = shape.rows[i % len(shape.rows)]
+        sample = shape.rows[i % len(shape.rows)].ticket
+        title, data = sample["title"], sample["data"]
         state = STATES[(i * 7) % len(STATES)]
         at = (start + step * i).isoformat(sep=" ")
         team = (teams + [None])[i % (len(teams) + 1)]
