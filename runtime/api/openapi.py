@@ -88,7 +88,10 @@ SCHEMAS: dict[str, Schema] = {
                     "status": {"enum": ["running", "warning", "breached", "paused", "met",
                                         "met_late", "stopped"]},
                     "due_at": NULLABLE_INSTANT, "warn_at": NULLABLE_INSTANT,
-                    "met_at": NULLABLE_INSTANT}, ("kind", "status", "due_at"))},
+                    "met_at": NULLABLE_INSTANT,
+                    "why": {"type": ["object", "null"], "description":
+                            "The target, calendar, business minutes counted, pauses and "
+                            "days off skipped."}}, ("kind", "status", "due_at"))},
     }, ("number", "ticket_type", "state", "values", "version")),
     "TimelineEntry": _obj({"id": {"type": "integer"}, "kind": _string(), "at": INSTANT,
                            "actor": NULLABLE_STRING,

@@ -195,11 +195,14 @@ class ClockView:
     due_at: datetime | None
     warn_at: datetime | None
     met_at: datetime | None
+    # Why the due instant is where it is: the target, the calendar, the business minutes
+    # counted, the pauses and the days off skipped (the engine's `SlaWhy`).
+    why: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "label": self.label, "status": self.status,
                 "due_at": _iso(self.due_at), "warn_at": _iso(self.warn_at),
-                "met_at": _iso(self.met_at)}
+                "met_at": _iso(self.met_at), "why": self.why}
 
 
 def _iso(instant: datetime | None) -> str | None:
@@ -223,7 +226,7 @@ def clock_views(sla_data: dict[str, Any] | None, now: datetime, language: str
             status = "warning"
         label = CLOCK_LABELS.get(clock["kind"], {}).get(language, clock["kind"])
         views.append(ClockView(clock["kind"], label, status, due, warn,
-                               _instant(clock.get("met_at"))))
+                               _instant(clock.get("met_at")), clock.get("why")))
     return views
 
 

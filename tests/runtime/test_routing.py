@@ -121,6 +121,24 @@ def test_claim_pool_first_claim_wins_and_refuses_the_unqualified(routed: Seed) -
     assert taken.value.code == "already-taken"
 
 
+def test_a_claim_race_in_the_pool_has_one_winner(routed: Seed) -> None:
+    for name in ("wang", "chen", "zhao"):
+        _profile(routed, name, skills=["pool"])
+    number = _open(routed, "pool").number
+
+    def claim(name: str) -> str:
+        try:
+            return tickets.claim(routed.db, routed.request(name), number).assignee or ""
+        except Conflict as error:
+            return error.code
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        outcomes = sorted(pool.map(claim, ["wang", "chen", "zhao"]))
+    winners = [outcome for outcome in outcomes if outcome in ("wang", "chen", "zhao")]
+    assert len(winners) == 1
+    assert all(o in ("already-taken", "stale") for o in outcomes if o not in winners)
+
+
 def test_customers_see_where_it_went_not_why(routed: Seed) -> None:
     _profile(routed, "chen", skills=["printer"], away=False)
     number = _open(routed, "printer").number
