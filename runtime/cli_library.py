@@ -245,15 +245,21 @@ def _case_files(paths: tuple[str, ...]) -> list[Path]:
 
 
 def _run_case_file(path: Path) -> Any:
+    """Run one cases file with routing and SLA checks; its calendars are those in a
+    `calendars/` folder beside it over the bundled ones."""
+    from engine.case_hooks import case_calendars, engine_extensions
     from engine.cases import Report, definition_path, read_cases, run_file
     from engine.compile import load
+    from runtime.cli_outlook import CALENDARS
 
     try:
         case_file = read_cases(path)
         ticket_type = load(definition_path(path, case_file))
+        calendars = case_calendars(path.parent, CALENDARS)
     except DefinitionError as error:
         return Report(str(path), issues=error.issues)
-    return Report(str(path), tuple(run_file(ticket_type, case_file)))
+    return Report(str(path), tuple(run_file(ticket_type, case_file,
+                                            engine_extensions(calendars))))
 
 
 @click.command("test")
