@@ -25,9 +25,14 @@ CALENDAR = """\
 # Mainland China working days.
 calendar: cn-workdays
 timezone: Asia/Shanghai
-hours: [{from: "09:00", to: "12:00"}, {from: "13:00", to: "18:00"}]
+hours:
+  mon: ["09:00-12:00", "13:00-18:00"]
+  tue: ["09:00-12:00", "13:00-18:00"]
+  wed: ["09:00-12:00", "13:00-18:00"]
+  thu: ["09:00-12:00", "13:00-18:00"]
+  fri: ["09:00-12:00", "13:00-18:00"]
 webhook_secret: do-not-export
-holidays: ["2026-10-01", "2026-10-02"]
+holidays: [{date: "2026-10-01", name: National Day}, {date: "2026-10-02", name: National Day}]
 """
 
 
