@@ -28,9 +28,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.canonical import canonical_text, dump, leading_comments
 from engine.calendar import BusinessCalendar
 from engine.calendar_compile import compile_calendar
+from engine.canonical import canonical_text, dump, leading_comments
 from engine.case_hooks import case_calendars, engine_extensions
 from engine.cases import definition_path, parse_cases, render_case_failure, run_file
 from engine.compile import compile_source
