@@ -92,6 +92,39 @@ def test_validate_json_syntax_error_and_oversized_file(tmp_path: Path):
     assert "[too-large]" in output
 
 
+def test_validate_checks_the_bundled_calendars_too():
+    code, output = run("validate", str(TEMPLATES))
+    assert code == 0, output
+    assert "7 file(s) checked, 0 with problems" in output  # five templates, two calendars
+
+
+# (where the file goes, its text, the located problem expected)
+CALENDARS = [
+    ("calendars/x.yaml", 'calendar: x\ntimezone: Asia/Shanghai\nhours: {mon: ["09:00-25:00"]}\n',
+     ":3:15: /hours/mon/0: ", "bad-value"),
+    ("calendars/tz.yaml", 'calendar: tz\ntimezone: Mars/Base\nhours: {mon: ["09:00-18:00"]}\n',
+     ":2:11: /timezone: ", "unknown-time-zone"),
+    ("office.yaml", '# beside definitions\ncalendar: office\ntimezone: Asia/Shanghai\n'
+     'hours: {mon: ["09:00-18:00"]}\nholidays: [{date: "2026-02-30", name: x}]\n',
+     ":5:19: /holidays/0/date: ", "bad-date"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "where", "code"), CALENDARS,
+                         ids=["bad-hours", "unknown-zone", "calendar-keys-at-the-top"])
+def test_validate_locates_problems_in_calendar_files(tmp_path: Path, name: str, text: str,
+                                                     where: str, code: str):
+    path = tmp_path / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    (tmp_path / "repair.cases.yaml").write_text("cases: []\n", encoding="utf-8")  # skipped
+    code_, output = run("validate", str(tmp_path))
+    assert code_ == 1
+    assert f"{path}{where}" in output
+    assert output.splitlines()[0].endswith(f"[{code}]")
+    assert "1 file(s) checked, 1 with problems" in output
+
+
 def test_validate_without_files_is_an_error(tmp_path: Path):
     code, _ = run("validate", str(tmp_path))
     assert code == 1
