@@ -38,6 +38,10 @@ MAX_DAYS_IN_RANGE = 366
 CALENDAR_SUFFIXES = (".yaml", ".yml", ".json")
 
 
+# A top-level key of a YAML map or a (pretty-printed) JSON object.
+_TOP_KEY = re.compile(r'^"?([a-z_]+)"?\s*:', re.MULTILINE)
+
+
 def load_calendar(path: str | Path) -> BusinessCalendar:
     """Read, check and compile a calendar file; raises `DefinitionError`."""
     return compile_calendar(source_module.read_file(path))
@@ -82,6 +86,21 @@ def compile_schedule(data: Any, *, name: str = "schedule") -> AgentSchedule:
     if compiler.issues or calendar is None:
         raise DefinitionError(compiler.issues)
     return AgentSchedule(calendar, tuple(period for period in leave if period is not None))
+
+
+def is_calendar_file(path: str | Path) -> bool:
+    """Whether a file is meant as a calendar: it sits in a `calendars/` folder, or its
+    top level says `calendar:` with `timezone:` or `hours:` (a definition's `sla` block
+    names a calendar too, but indented)."""
+    path = Path(path)
+    if path.parent.name == "calendars":
+        return True
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace")[:4096]
+    except OSError:
+        return False
+    keys = set(_TOP_KEY.findall(head))
+    return "calendar" in keys and bool(keys & {"timezone", "hours"})
 
 
 def bundled_calendars(folder: str | Path) -> dict[str, BusinessCalendar]:

@@ -7,9 +7,9 @@ runs them, and an import runs them before it writes anything.
 
 Each `expect` key has one checker (`CHECKERS`): a function of the expected value and the
 run's `Outcome` that yields mismatches. Routing and SLA instants come from other engine
-modules; they are plugged in through `Extensions` (a router and a deadline function), and
-without them the `team`, `assignee` and `due` checks report "not checked yet" as a note
-instead of failing — adding them is one function each, not a change to the runner.
+modules, plugged in through `Extensions` (a router and a deadline function;
+`engine.case_hooks.engine_extensions` gives the real ones); without them the `team`,
+`assignee` and `due` checks report "not checked" as a note instead of failing.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from engine.assignment import Candidate
 from engine.duplicates import Earlier, find_repeat, preset
 from engine.errors import DefinitionError, Issue, IssueCode, Problem
 from engine.flow import creation_transitions
 from engine.model import TicketType
 from engine.schema import make_validator, schema_issues
-from engine.simulate import Simulation, StepRequest, run_auto, run_steps
+from engine.simulate import Simulation, StepRequest, parse_candidates, run_auto, run_steps
 from engine.source import Source, read_file
 
 CASES_SCHEMA_PATH = Path(__file__).parent / "schema" / "cases.schema.json"
@@ -50,6 +51,15 @@ class Case:
     create: StepRequest | None = None
     steps: tuple[StepRequest, ...] = ()
     earlier: tuple[Earlier, ...] = ()
+    candidates: Candidates | None = None
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The agents routing may pick from, by team, and each team's round-robin pointer."""
+
+    teams: Mapping[str, Sequence[Candidate]]
+    pointers: Mapping[str, str | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -79,9 +89,33 @@ def _roles(raw: Any) -> frozenset[str] | None:
     return frozenset([raw] if isinstance(raw, str) else raw)
 
 
-def _step(raw: Mapping[str, Any]) -> StepRequest:
+def _step(raw: Mapping[str, Any], at: datetime | None = None) -> StepRequest:
     return StepRequest(raw.get("transition"), dict(raw.get("values") or {}),
-                       _roles(raw.get("as")))
+                       _roles(raw.get("as")),
+                       parse_instant(raw["at"]) if "at" in raw else at)
+
+
+def _candidates(raw: Mapping[str, Any] | None) -> Candidates | None:
+    if raw is None:
+        return None
+    teams, pointers = parse_candidates(raw)  # the schema checked the shape already
+    return Candidates(teams, pointers)
+
+
+def _case_issues(source: Source) -> Iterator[Issue]:
+    """What the schema cannot say: `values` or `create`; `assignee` needs candidates."""
+    data = source.data
+    for index, raw in enumerate(data["cases"]):
+        if "values" in raw and "create" in raw:
+            yield source.map.issue(
+                IssueCode.BAD_VALUE, "give either `values` (automatic path) or `create` "
+                "(explicit steps), not both", f"/cases/{index}/create", prefer_key=True)
+        if "assignee" in raw["expect"] and "candidates" not in raw \
+                and "candidates" not in data:
+            yield source.map.issue(
+                IssueCode.BAD_VALUE, "an `assignee` expectation needs `candidates` (the "
+                "agents routing picks from) in the case or at the top of the file",
+                f"/cases/{index}/expect/assignee", prefer_key=True)
 
 
 def parse_cases(source: Source) -> CaseFile:
@@ -90,27 +124,26 @@ def parse_cases(source: Source) -> CaseFile:
     issues = schema_issues(source.data, source.map, _validator())
     data = source.data
     if not issues:
-        for index, raw in enumerate(data["cases"]):
-            if "values" in raw and "create" in raw:
-                issues.append(source.map.issue(
-                    IssueCode.BAD_VALUE, "give either `values` (automatic path) or `create` "
-                    "(explicit steps), not both", f"/cases/{index}/create", prefer_key=True))
+        issues.extend(_case_issues(source))
     if issues:
         raise DefinitionError(issues)
     cases = []
+    default_candidates = _candidates(data.get("candidates"))
     for index, raw in enumerate(data["cases"]):
         position = source.map.locate(f"/cases/{index}")
+        created_at = (parse_instant(raw["created_at"]) if "created_at" in raw
+                      else DEFAULT_CREATED_AT)
         cases.append(Case(
             name=raw["name"],
             line=position.line if position else None,
-            created_at=parse_instant(raw["created_at"]) if "created_at" in raw
-            else DEFAULT_CREATED_AT,
+            created_at=created_at,
             expect=raw["expect"],
             values=raw.get("values"),
-            create=_step(raw["create"]) if "create" in raw else None,
+            create=_step(raw["create"], created_at) if "create" in raw else None,
             steps=tuple(_step(step) for step in raw.get("steps", ())),
             earlier=tuple(Earlier(e["number"], parse_instant(e["created_at"]), e["values"])
                           for e in raw.get("earlier", ())),
+            candidates=_candidates(raw.get("candidates")) or default_candidates,
         ))
     return CaseFile(source.map.file or "<cases>", data.get("definition"), tuple(cases))
 
@@ -144,8 +177,9 @@ class Routing:
     assignee: str | None = None
 
 
-Router = Callable[[TicketType, Mapping[str, Any], datetime], Routing]
-Deadlines = Callable[[TicketType, Simulation, datetime], Mapping[str, datetime]]
+# Both get the definition, the case's run and the case (its instant, its candidates).
+Router = Callable[[TicketType, Simulation, Case], Routing]
+Deadlines = Callable[[TicketType, Simulation, Case], Mapping[str, datetime | None]]
 
 
 @dataclass(frozen=True)
@@ -184,6 +218,8 @@ class Mismatch:
     actual: Any
 
     def render(self) -> list[str]:
+        if isinstance(self.actual, CaseTrouble):
+            return [f"{self.what}: {self.actual}"]
         expected, actual = _show(self.expected), _show(self.actual)
         if len(expected) + len(actual) < 60:
             return [f"{self.what}: expected {expected}, got {actual}"]
@@ -193,6 +229,11 @@ class Mismatch:
 
 class NotChecked(Exception):
     """An expectation this runner cannot check yet (said as a note, not a failure)."""
+
+
+class CaseTrouble(Exception):
+    """An expectation that cannot be checked because the case or its surroundings are
+    wrong (e.g. the definition names a calendar nobody has): a failure with this message."""
 
 
 @dataclass(frozen=True)
@@ -260,8 +301,8 @@ def _check_refused(expected: Any, outcome: Outcome) -> Iterator[Mismatch]:
 def _routing(outcome: Outcome) -> Routing:
     route = outcome.extensions.route
     if route is None:
-        raise NotChecked("routing is not connected to the case runner yet")
-    return route(outcome.ticket_type, outcome.simulation.values, outcome.case.created_at)
+        raise NotChecked("routing is not connected to the case runner")
+    return route(outcome.ticket_type, outcome.simulation, outcome.case)
 
 
 def _check_team(expected: Any, outcome: Outcome) -> Iterator[Mismatch]:
@@ -279,11 +320,19 @@ def _check_assignee(expected: Any, outcome: Outcome) -> Iterator[Mismatch]:
 def _check_due(expected: Any, outcome: Outcome) -> Iterator[Mismatch]:
     deadlines = outcome.extensions.deadlines
     if deadlines is None:
-        raise NotChecked("SLA deadlines are not connected to the case runner yet")
-    actual = deadlines(outcome.ticket_type, outcome.simulation, outcome.case.created_at)
+        raise NotChecked("SLA deadlines are not connected to the case runner")
+    actual = deadlines(outcome.ticket_type, outcome.simulation, outcome.case)
     for clock, wanted in expected.items():
-        if parse_instant(wanted) != actual.get(clock):
-            yield Mismatch(f"due.{clock}", parse_instant(wanted), actual.get(clock))
+        instant = None if wanted is None else parse_instant(wanted)
+        if instant != actual.get(clock):
+            yield Mismatch(f"due.{clock}", instant, _as_zone(actual.get(clock), instant))
+
+
+def _as_zone(actual: datetime | None, expected: datetime | None) -> datetime | None:
+    """The instant got, shown in the zone the case wrote its expectation in."""
+    if actual is None or expected is None:
+        return actual
+    return actual.astimezone(expected.tzinfo)
 
 
 Checker = Callable[[Any, Outcome], Iterator[Mismatch]]
@@ -330,6 +379,8 @@ def run_case(ticket_type: TicketType, case: Case,
             mismatches.extend(CHECKERS[key](expected, outcome))
         except NotChecked as reason:
             notes.append(f"{key}: not checked — {reason}")
+        except CaseTrouble as trouble:
+            mismatches.append(Mismatch(key, expected, trouble))
     if case.earlier and ticket_type.duplicate_check is None:
         notes.append("earlier: ignored — the definition has no duplicate_check")
     return CaseResult(case, tuple(mismatches), tuple(notes))

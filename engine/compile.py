@@ -18,7 +18,8 @@ import re2
 
 from engine import compile_sla
 from engine import source as source_module
-from engine.duplicates import DuplicateCheck, parse_duration
+from engine.duplicates import DuplicateCheck, window_of
+from engine.durations import DurationError, parse_duration
 from engine.errors import DefinitionError, Issue, IssueCode, did_you_mean
 from engine.expressions import CONSTANTS, FUNCTIONS, Expression, ExpressionIssue
 from engine.expressions import compile_expression as parse_expression
@@ -445,8 +446,13 @@ class _Compiler:
                             "form, so a requester could set it; the runtime sets it — list it "
                             "in a later state's `edit` (e.g. for supervisors) instead",
                             f"{pointer}/{key}")
-        return DuplicateCheck(tuple(data["fields"]), parse_duration(data["within"]),
-                              data["within"], data["flag"], data.get("link"))
+        try:
+            within = window_of(parse_duration(data["within"]))
+        except DurationError as error:
+            self.report(IssueCode.BAD_DURATION, str(error), f"{pointer}/within")
+            return None
+        return DuplicateCheck(tuple(data["fields"]), within, data["within"], data["flag"],
+                              data.get("link"))
 
     def _intake_fields(self, fields: tuple[Field, ...]) -> tuple[str, ...]:
         initial = {s["id"] for s in self.data["states"] if s.get("initial")}

@@ -14,23 +14,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-_DURATION = re.compile(r"([0-9]+)([wdhm])")
-_UNIT = {"w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1),
-         "m": timedelta(minutes=1)}
+from engine.durations import Duration
 
 
-def parse_duration(text: str) -> timedelta:
-    """`30m`, `4h`, `2d`, `1w`, `1h30m` as a timedelta (the meta-schema checked the shape)."""
-    total = timedelta()
-    for amount, unit in _DURATION.findall(text):
-        total += int(amount) * _UNIT[unit]
-    return total
+def window_of(within: Duration) -> timedelta:
+    """How far back `within` looks: wall-clock time (a day is 24 hours, a week 7 days),
+    since a repeat is about the calendar, not about anyone's working hours."""
+    return timedelta(minutes=within.plain_minutes)
 
 
 @dataclass(frozen=True, slots=True)

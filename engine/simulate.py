@@ -54,6 +54,8 @@ class StepResult:
     problems: tuple[Problem, ...]
     refusal: Refusal | None
     at: datetime | None = None
+    # The field values the step produced: routing reads those the ticket was created with.
+    values: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -93,6 +95,7 @@ def _step_result(
         problems=decision.problems,
         refusal=decision.refusal,
         at=at,
+        values=decision.values,
     )
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from engine.calendar_compile import is_calendar_file, load_calendar
 from engine.compile import load
 from engine.errors import DefinitionError, Issue, IssueCode
 from engine.source import read_file as read_source
@@ -55,7 +56,7 @@ def _looks_like_definition(path: Path) -> bool:
         head = path.read_text(encoding="utf-8", errors="replace")[:4096]
     except OSError:
         return True
-    return "ticket_type" in head
+    return "ticket_type" in head or is_calendar_file(path)
 
 
 def _print_issues(issues: Sequence[Issue]) -> None:
@@ -71,20 +72,20 @@ def cli() -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
 def validate(paths: tuple[str, ...]) -> None:
-    """Check definition files (or folders of them); print every problem as
+    """Check definition and calendar files (or folders of them); print every problem as
     file:line:col: /pointer: message [code]. Exit 0 when all are valid, 1 otherwise."""
     files = list(_definition_files(paths))
     failed = 0
     for path in files:
         try:
-            load(path)
+            (load_calendar if is_calendar_file(path) else load)(path)
         except DefinitionError as error:
             failed += 1
             _print_issues(error.issues)
     if not files:
         click.echo("no definition files found", err=True)
         sys.exit(1)
-    click.echo(f"{len(files)} definition(s) checked, {failed} with problems", err=True)
+    click.echo(f"{len(files)} file(s) checked, {failed} with problems", err=True)
     sys.exit(1 if failed else 0)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -244,16 +245,30 @@ def _case_files(paths: tuple[str, ...]) -> list[Path]:
     return found
 
 
+@cache
+def _calendars(folder: Path) -> Any:
+    """The calendars cases in `folder` may name (read once per folder and run)."""
+    from engine.case_hooks import case_calendars
+    from runtime.cli_outlook import CALENDARS
+
+    return case_calendars(folder, CALENDARS)
+
+
 def _run_case_file(path: Path) -> Any:
+    """Run one cases file with routing and SLA checks; its calendars are those in a
+    `calendars/` folder beside it over the bundled ones."""
+    from engine.case_hooks import engine_extensions
     from engine.cases import Report, definition_path, read_cases, run_file
     from engine.compile import load
 
     try:
         case_file = read_cases(path)
         ticket_type = load(definition_path(path, case_file))
+        calendars = _calendars(path.parent.resolve())
     except DefinitionError as error:
         return Report(str(path), issues=error.issues)
-    return Report(str(path), tuple(run_file(ticket_type, case_file)))
+    return Report(str(path), tuple(run_file(ticket_type, case_file,
+                                            engine_extensions(calendars))))
 
 
 @click.command("test")

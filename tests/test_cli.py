@@ -92,6 +92,39 @@ def test_validate_json_syntax_error_and_oversized_file(tmp_path: Path):
     assert "[too-large]" in output
 
 
+def test_validate_checks_the_bundled_calendars_too():
+    code, output = run("validate", str(TEMPLATES))
+    assert code == 0, output
+    assert "7 file(s) checked, 0 with problems" in output  # five templates, two calendars
+
+
+# (where the file goes, its text, the located problem expected)
+CALENDARS = [
+    ("calendars/x.yaml", 'calendar: x\ntimezone: Asia/Shanghai\nhours: {mon: ["09:00-25:00"]}\n',
+     ":3:15: /hours/mon/0: ", "bad-value"),
+    ("calendars/tz.yaml", 'calendar: tz\ntimezone: Mars/Base\nhours: {mon: ["09:00-18:00"]}\n',
+     ":2:11: /timezone: ", "unknown-time-zone"),
+    ("office.yaml", '# beside definitions\ncalendar: office\ntimezone: Asia/Shanghai\n'
+     'hours: {mon: ["09:00-18:00"]}\nholidays: [{date: "2026-02-30", name: x}]\n',
+     ":5:19: /holidays/0/date: ", "bad-date"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "where", "code"), CALENDARS,
+                         ids=["bad-hours", "unknown-zone", "calendar-keys-at-the-top"])
+def test_validate_locates_problems_in_calendar_files(tmp_path: Path, name: str, text: str,
+                                                     where: str, code: str):
+    path = tmp_path / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    (tmp_path / "repair.cases.yaml").write_text("cases: []\n", encoding="utf-8")  # skipped
+    code_, output = run("validate", str(tmp_path))
+    assert code_ == 1
+    assert f"{path}{where}" in output
+    assert output.splitlines()[0].endswith(f"[{code}]")
+    assert "1 file(s) checked, 1 with problems" in output
+
+
 def test_validate_without_files_is_an_error(tmp_path: Path):
     code, _ = run("validate", str(tmp_path))
     assert code == 1
@@ -215,6 +248,58 @@ def test_a_broken_cases_file_exits_1_located(tmp_path: Path):
     code, output = run("test", str(tmp_path))
     assert code == 1
     assert f"{path}:3:14: /cases/0/expect/sate: unknown key 'sate'" in output
+
+
+TIMED = """\
+cases:
+  - name: software on Monday morning
+    created_at: "2026-11-23T09:00:00+08:00"
+    values: {device: LAP-1, category: laptop, fault: software, description: Blue screen.,
+             contact_phone: "+86 138 0013 8000"}
+    expect:
+      team: repair
+      due: {first_response: "2026-11-23T14:00:00+08:00"}
+"""
+MONDAY_AT_TEN = """\
+calendar: cn-workdays
+timezone: Asia/Shanghai
+hours: {mon: ["10:00-12:00", "13:00-18:00"]}
+"""
+# (calendar files beside the cases, a change to the definition, cases, exit code, output)
+TIMED_RUNS = [
+    ({}, ("", ""), TIMED, 0, ["ok    software on Monday morning"]),
+    ({"cn-workdays.yaml": MONDAY_AT_TEN}, ("", ""), TIMED, 1,
+     ["due.first_response: expected 2026-11-23T14:00:00+08:00, got 2026-11-23T15:00:00+08:00"]),
+    ({}, ("calendar: cn-workdays", "calendar: lab-hours"), TIMED, 1,
+     ["due: the definition's calendar 'lab-hours' is neither in a calendars/ folder beside "
+      "the cases nor bundled (known: 24x7, cn-workdays, us-business)"]),
+    ({"cn-workdays.yaml": MONDAY_AT_TEN.replace("10:00-12:00", "10:00-12:61")}, ("", ""),
+     TIMED, 1, ["/calendars/cn-workdays.yaml:3:15: /hours/mon/0: ", "1 file(s) could not run"]),
+    ({}, ("", ""), TIMED.replace("team: repair", "assignee: wang"), 1,
+     ["repair.cases.yaml:7:7: /cases/0/expect/assignee: an `assignee` expectation needs "
+      "`candidates`"]),
+]
+
+
+@pytest.mark.parametrize(("calendars", "change", "cases", "exit_code", "lines"), TIMED_RUNS,
+                         ids=["bundled-calendar", "calendar-beside-the-cases-wins",
+                              "unknown-calendar", "broken-calendar-beside",
+                              "assignee-without-candidates"])
+def test_golden_cases_check_due_instants_on_the_right_calendar(
+        tmp_path: Path, calendars: dict[str, str], change: tuple[str, str], cases: str,
+        exit_code: int, lines: list[str]):
+    path = _copy_repair(tmp_path, cases)
+    if change[0]:
+        definition = tmp_path / "repair.yaml"
+        definition.write_text(definition.read_text("utf-8").replace(*change), "utf-8")
+    for name, text in calendars.items():
+        (tmp_path / "calendars").mkdir(exist_ok=True)
+        (tmp_path / "calendars" / name).write_text(text, encoding="utf-8")
+    code, output = run("test", str(path))
+    assert code == exit_code, output
+    for line in lines:
+        assert line in output
+    assert "not checked" not in output
 
 
 def test_no_golden_cases_is_an_error(tmp_path: Path):

@@ -28,7 +28,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.calendar import BusinessCalendar
+from engine.calendar_compile import compile_calendar
 from engine.canonical import canonical_text, dump, leading_comments
+from engine.case_hooks import case_calendars, engine_extensions
 from engine.cases import definition_path, parse_cases, render_case_failure, run_file
 from engine.compile import compile_source
 from engine.diff import diff
@@ -155,6 +158,7 @@ class Loaded:
     definitions: dict[str, tuple[Path, str, TicketType]] = field(default_factory=dict)
     teams: dict[str, str] = field(default_factory=dict)
     calendars: dict[str, tuple[Path, str]] = field(default_factory=dict)
+    compiled_calendars: dict[str, BusinessCalendar] = field(default_factory=dict)
     cases: list[Path] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -215,12 +219,22 @@ def _load_calendar(path: Path, loaded: Loaded) -> None:
     if not KEY.fullmatch(path.stem):
         loaded.issues.append(Issue(IssueCode.BAD_ID, f"'{path.stem}' is not a calendar key "
                                    "(lower case letters, digits, _ and -)", "", str(path), 1, 1))
-    elif not isinstance(source.data, Mapping):
-        loaded.issues.append(source.map.issue(IssueCode.WRONG_TYPE,
-                                              "a calendar is a map of settings", ""))
     else:
+        try:
+            calendar = compile_calendar(source)
+        except DefinitionError as error:
+            loaded.issues.extend(error.issues)
+            return
+        if calendar.id != path.stem:
+            # Definitions name a calendar by its key, the file name; an id that says
+            # otherwise would make the cases and the runtime disagree.
+            loaded.issues.append(source.map.issue(
+                IssueCode.BAD_ID, f"the calendar id '{calendar.id}' differs from its file "
+                f"name; call it '{path.stem}' or rename the file", "/calendar"))
+            return
         loaded.calendars[path.stem] = (path, _document_text(path.read_text(
             encoding="utf-8-sig"), str(path)))
+        loaded.compiled_calendars[path.stem] = calendar
 
 
 def _files(folder: Path) -> Iterator[Path]:
@@ -254,6 +268,15 @@ def _check_cases(loaded: Loaded) -> None:
     """Run the golden cases beside the definitions; a failing case is an issue."""
     by_path = {path.resolve(): ticket_type
                for path, _text, ticket_type in loaded.definitions.values()}
+    if not loaded.cases:
+        return
+    try:
+        bundled = case_calendars(LIBRARY)  # the library's calendars/ folder
+    except DefinitionError as error:  # a broken bundled calendar: say so, do not crash
+        loaded.issues.extend(error.issues)
+        return
+    # The folder's own calendars win over the bundled ones, as they will once imported.
+    extensions = engine_extensions({**bundled, **loaded.compiled_calendars})
     for path in loaded.cases:
         source = _read(path, loaded)
         if source is None:
@@ -269,7 +292,7 @@ def _check_cases(loaded: Loaded) -> None:
                 loaded.issues.append(Issue(IssueCode.BAD_VALUE, "no definition in this folder "
                                            "for these cases", "", str(path), 1, 1))
             continue
-        for result in run_file(ticket_type, case_file):
+        for result in run_file(ticket_type, case_file, extensions):
             if not result.passed:
                 loaded.issues.append(Issue(IssueCode.CASE_FAILED, render_case_failure(result),
                                            "", str(path), result.case.line, 1))

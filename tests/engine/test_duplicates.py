@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engine.compile import loads
-from engine.duplicates import DuplicateCheck, Earlier, find_repeat, parse_duration, preset
+from engine.duplicates import DuplicateCheck, Earlier, find_repeat, preset, window_of
+from engine.durations import parse_duration
 from engine.errors import DefinitionError
 from tests.conftest import with_fields
 
@@ -24,8 +25,8 @@ def _earlier(number: str, days_ago: float, device: str = "LAP-1") -> Earlier:
     ("30m", timedelta(minutes=30)), ("4h", timedelta(hours=4)), ("2d", timedelta(days=2)),
     ("1w", timedelta(weeks=1)), ("1h30m", timedelta(minutes=90)),
 ])
-def test_durations(text: str, expected: timedelta) -> None:
-    assert parse_duration(text) == expected
+def test_the_window_is_wall_clock_time(text: str, expected: timedelta) -> None:
+    assert window_of(parse_duration(text)) == expected
 
 
 @pytest.mark.parametrize(("values", "earlier", "expected"), [
@@ -86,8 +87,12 @@ def test_a_valid_check_compiles() -> None:
     ("{fields: [device], within: a month, flag: repeat}", True, "bad-value",
      "/duplicate_check/within"),
     ("{fields: [device], flag: repeat}", True, "missing-key", "/duplicate_check"),
+    ("{fields: [device], within: 0d, flag: repeat}", True, "bad-duration",
+     "/duplicate_check/within"),
+    ("{fields: [device], within: 5000w, flag: repeat}", True, "bad-duration",
+     "/duplicate_check/within"),
 ], ids=["unknown-field", "number-key", "flag-not-boolean", "flag-in-intake", "bad-window",
-        "no-window"])
+        "no-window", "zero-window", "window-past-ten-years"])
 def test_a_bad_check_is_located(check: str, later_state: bool, code: str,
                                 pointer: str) -> None:
     with pytest.raises(DefinitionError) as raised:

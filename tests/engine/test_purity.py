@@ -9,6 +9,7 @@ ENGINE_MODULES = [
     "engine.source", "engine.values", "engine.formschema", "engine.domains", "engine.calendar",
     "engine.calendar_compile", "engine.durations", "engine.compile_sla", "engine.assignment",
     "engine.sla", "engine.canonical", "engine.cases", "engine.diff", "engine.duplicates",
+    "engine.case_hooks",
 ]
 
 

@@ -25,9 +25,14 @@ CALENDAR = """\
 # Mainland China working days.
 calendar: cn-workdays
 timezone: Asia/Shanghai
-hours: [{from: "09:00", to: "12:00"}, {from: "13:00", to: "18:00"}]
+hours:
+  mon: ["09:00-12:00", "13:00-18:00"]
+  tue: ["09:00-12:00", "13:00-18:00"]
+  wed: ["09:00-12:00", "13:00-18:00"]
+  thu: ["09:00-12:00", "13:00-18:00"]
+  fri: ["09:00-12:00", "13:00-18:00"]
 webhook_secret: do-not-export
-holidays: ["2026-10-01", "2026-10-02"]
+holidays: [{date: "2026-10-01", name: National Day}, {date: "2026-10-02", name: National Day}]
 """
 
 
@@ -215,6 +220,47 @@ def test_golden_cases_guard_an_import(configured: Seed, tmp_path: Path) -> None:
     assert failures[0]["file"].endswith("repair.cases.yaml")
     assert "golden case 'a software fault skips the hardware check' fails: path:" in \
         failures[0]["message"]
+
+
+def test_golden_cases_count_on_the_folders_calendar(configured: Seed, tmp_path: Path) -> None:
+    """The folder's calendars/cn-workdays.yaml wins over the bundled one: with Mondays
+    starting at 10:00 a software repair created Monday 09:00 is answered by 15:00."""
+    admin = configured.request("admin")
+    folder = tmp_path / "out"
+    transfer.export(configured.db, admin, folder)
+    shutil.copy(TEMPLATES / "repair.cases.yaml", folder)
+    transfer.import_folder(configured.db, admin, folder, dry_run=True)  # the cases hold
+    _break(folder / "calendars" / "cn-workdays.yaml", "09:00-12:00", "10:00-12:00")
+    with pytest.raises(Invalid) as raised:
+        transfer.import_folder(configured.db, admin, folder, dry_run=True)
+    failures = [d["message"] for d in raised.value.details if d["code"] == "case-failed"]
+    assert failures[0] == (
+        "golden case 'a software fault skips the hardware check' fails: "
+        "due.first_response: expected 2026-11-23T14:00:00+08:00, got 2026-11-23T15:00:00+08:00; "
+        "due.resolution: expected 2026-11-24T18:00:00+08:00, got 2026-11-25T10:00:00+08:00")
+
+
+# (how the exported calendar is broken, the expected pointer and code)
+BROKEN_CALENDARS = [
+    (("09:00-12:00", "09:00-12:60"), "/hours/mon/0", "bad-value"),
+    (("timezone: Asia/Shanghai", "timezone: Asia/Atlantis"), "/timezone", "unknown-time-zone"),
+    (("calendar: cn-workdays", "calendar: cn-weekdays"), "/calendar", "bad-id"),
+]
+
+
+@pytest.mark.parametrize(("change", "pointer", "code"), BROKEN_CALENDARS,
+                         ids=["bad-hours", "unknown-zone", "id-is-not-the-file-name"])
+def test_a_broken_calendar_is_located(configured: Seed, tmp_path: Path,
+                                      change: tuple[str, str], pointer: str,
+                                      code: str) -> None:
+    folder = tmp_path / "out"
+    transfer.export(configured.db, configured.request("admin"), folder)
+    line = _break(folder / "calendars" / "cn-workdays.yaml", *change)
+    with pytest.raises(Invalid) as raised:
+        transfer.import_folder(configured.db, configured.request("admin"), folder,
+                               dry_run=True)
+    assert [(Path(d["file"]).name, d["line"], d["pointer"], d["code"])
+            for d in raised.value.details] == [("cn-workdays.yaml", line, pointer, code)]
 
 
 def test_clashing_prefixes_and_ids_are_reported(configured: Seed, tmp_path: Path) -> None:
