@@ -2,8 +2,9 @@
 the main path and the important branches, with the roles, forms, field visibility and
 repeat detection each template promises. On SQLite and PostgreSQL.
 
-Routing (team, assignee) and SLA instants are asserted by the golden cases once the
-routing and SLA engine is connected; here tickets are claimed by hand.
+Each template also routes a ticket to the team its rules name, picks the agent its
+strategy prefers, and runs its SLA clocks until they breach (the golden cases check
+the exact instants); elsewhere tickets are claimed by hand.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from runtime.models import Event
-from runtime.services import attachments, surveys, templates, tickets
+from runtime.services import attachments, surveys, templates, tickets, timers
 from runtime.services.errors import Conflict, Forbidden, Invalid
 from runtime.services.tickets import TicketView
 from tests.runtime.conftest import Seed
@@ -356,3 +357,58 @@ def test_every_scenario_leaves_its_events(desk: Desk) -> None:
             Event.kind.in_(["template_installed", "created", "transitioned"]))
             .order_by(Event.id)))
     assert kinds == ["template_installed", "created", "transitioned"]
+
+
+# --- routing and SLA, template by template ---------------------------------------------
+
+IT_URGENT = {"category": "network", "network_symptom": "no_connection", "urgency": "urgent",
+             "affected": "team", "location": "Building B, 3F",
+             "summary": "No network on the 3rd floor"}
+ROUTED = [
+    # template, values, the team its rules name, who is in it with which skills, winner
+    ("repair", LAPTOP, "repair", {"wang": ["laptop", "software"], "chen": ["printer"]},
+     "wang"),
+    ("service", COMPLAINT, "customer-relations", {"chen": [], "zhao": []}, "chen"),
+    ("production-process", EXCEPTION, "production-qa", {"wang": []}, "wang"),
+    ("after-sales", WASHER, "field-service", {"chen": ["north", "washing_machine"],
+                                              "wang": ["south"]}, "chen"),
+    ("it-support", IT_URGENT, "network-l1", {"sun": []}, "sun"),
+]
+
+
+def _staff(desk: Desk, team: str, members: dict[str, list[str]]) -> None:
+    from runtime.services import accounts, agents
+
+    db, admin = desk.seed.db, desk.seed.request("admin")
+    if team not in ("repair", "network"):
+        accounts.create_team(db, admin, team, team.replace("-", " ").title(),
+                             now=desk.seed.clock())
+    for name, skills in members.items():
+        current = tuple(t for t in agents.profile(db, admin, name).teams if t != team)
+        accounts.change_user(db, admin, name, teams=(*current, team))
+        agents.set_profile(db, admin, name, skills=skills)
+
+
+@pytest.mark.parametrize(("template", "values", "team", "members", "winner"), ROUTED,
+                         ids=[row[0] for row in ROUTED])
+def test_each_template_routes_and_runs_its_clocks(desk: Desk, template: str,
+                                                  values: dict[str, Any], team: str,
+                                                  members: dict[str, list[str]],
+                                                  winner: str) -> None:
+    desk.install(template)
+    _staff(desk, team, members)
+    ticket = desk.create("li", template, dict(values))
+    assert (ticket.team, ticket.assignee) == (team, winner)
+    staff = desk.view(winner, ticket)
+    assert staff.sla, "every bundled template sets SLA targets"
+    assert all(clock.status == "running" for clock in staff.sla)
+    assert desk.view("li", ticket).sla == []  # deadlines are the staff's business
+    # Nobody acts for a fortnight: every running clock breaches, once, on the timeline.
+    desk.seed.clock.advance(days=14)
+    while timers.run_due(desk.seed.db, now=desk.seed.clock(), owner="scenario").claimed:
+        pass
+    kinds = [e.kind for e in tickets.timeline(desk.seed.db, desk.seed.request(winner),
+                                              ticket.number)]
+    assert kinds.count("sla_breached") == len(staff.sla)
+    assert "sla_breached" not in [e.kind for e in tickets.timeline(
+        desk.seed.db, desk.seed.request("li"), ticket.number)]
