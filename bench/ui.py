@@ -1,16 +1,19 @@
 """The UI benchmark: how long the server takes to render the ticket page and the queue
 page, measured over HTTP.
 
-A fresh SQLite database gets the demo (teams, people, the repair template, a dozen
-tickets with their history) plus `--tickets` more repair tickets made through the
-service layer, a third of them with a few comments. The app is served by Werkzeug's
+A fresh SQLite database gets the demo (teams, people, the bundled templates, a dozen
+tickets with their history), `--tickets` more repair tickets made through the service
+layer (a third of them with a few comments), one ticket with `--events` events on its
+timeline (comments, made through the services too), and `--stored` tickets in all
+(bulk-loaded with raw SQL copies of a real ticket row: mixed states, teams and
+assignees over a year). The app is served by Werkzeug's
 threaded server on 127.0.0.1 (a free port); a timing middleware adds a `Server-Timing`
 header with the time spent inside the WSGI app, so the figures are the server's render
 time (routing, services, database, templates), apart from the client. One keep-alive
 connection logged in as an agent then asks, many times each:
 
 - `GET /t/<number>` — the ticket page (values, timeline, every step form decided by the
-  engine, files);
+  engine, files), for a worked ticket and for the one with `--events` events;
 - `GET /work/all` — the queue page (25 tickets a page, newest first);
 - `GET /work/all?sort=updated&q=PRN` — the queue filtered and sorted;
 - `POST /t/<number>/form/resolve` — the live step form re-rendered for typed values;
@@ -18,8 +21,8 @@ connection logged in as an agent then asks, many times each:
 
 Nothing is asserted about time; docs/performance.md records the figures and the machine.
 
-    .venv/bin/python bench/ui.py              # 2,000 tickets, 200 requests per page
-    .venv/bin/python bench/ui.py --quick      # 100 tickets, 20 requests per page
+    .venv/bin/python bench/ui.py              # 100,000 stored, 200 events, 200 requests
+    .venv/bin/python bench/ui.py --quick      # 2,000 stored, 50 events, 20 requests
 """
 
 from __future__ import annotations
@@ -29,13 +32,14 @@ import http.client
 import logging
 import os
 import re
+import sqlite3
 import statistics
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -94,6 +98,62 @@ def _seed(db: Database, folder: Path, count: int) -> str:
     return measured
 
 
+def _long_history(db: Database, events: int) -> str:
+    """A ticket whose timeline holds `events` events (its creation, routing, comments)."""
+    now = datetime.now(UTC)
+    with db.read() as session:
+        requester = accounts.actor_for(accounts.find_user(session, "li"))
+        agent = accounts.actor_for(accounts.find_user(session, AGENT))
+    li, wang = Request(requester, now), Request(agent, now)
+    number = tickets.create(db, li, "repair", {
+        "device": "PRN-99999", "category": "printer", "fault": "software",
+        "symptom": "paper_jam", "description": "Jams on every page, for months.",
+        "contact_phone": "+86 138 0013 8000"}).number
+    for turn in range(max(0, events - 2)):
+        who = wang if turn % 2 else li
+        tickets.comment(db, who, number, f"Turn {turn}: still jamming, trying another tray.")
+    return number
+
+
+STATES = ["closed"] * 10 + ["resolved"] * 2 + ["repairing"] * 3 + ["hardware_check"] * 2 + \
+    ["waiting_customer", "new"]
+
+
+def _bulk_load(path: Path, stored: int) -> None:
+    """Fill the database up to `stored` tickets with copies of a real ticket row (raw SQL,
+    one transaction): a year of history, mixed states, teams and assignees."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    have = connection.execute("SELECT count(*), max(id) FROM tickets").fetchone()
+    missing = stored - have[0]
+    if missing <= 0:
+        connection.close()
+        return
+    version, data, requester = connection.execute(
+        "SELECT definition_version_id, data, requester_id FROM tickets "
+        "WHERE ticket_type = 'repair' ORDER BY id LIMIT 1").fetchone()
+    teams = [row[0] for row in connection.execute("SELECT id FROM teams")] + [None]
+    staff = [row[0] for row in connection.execute(
+        "SELECT id FROM users WHERE role IN ('agent', 'supervisor')")] + [None]
+    start = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=365)
+    step = timedelta(days=365) / missing
+
+    def row(i: int) -> tuple[Any, ...]:
+        state = STATES[(i * 7) % len(STATES)]
+        at = (start + step * i).isoformat(sep=" ")
+        return (f"OLD-{i:07d}", version, state, f"PRN-{i:07d} jams", data, requester,
+                staff[i % len(staff)], teams[i % len(teams)], at, at,
+                at if state == "closed" else None)
+
+    connection.execute("BEGIN IMMEDIATE")
+    connection.executemany(
+        "INSERT INTO tickets (number, ticket_type, definition_version_id, state, title, data, "
+        "requester_id, assignee_id, team_id, reopen_count, created_at, updated_at, closed_at, "
+        "version) VALUES (?, 'repair', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, 1)",
+        (row(i) for i in range(missing)))
+    connection.execute("COMMIT")
+    connection.close()
+
+
 class Client:
     """One keep-alive connection with the session cookie of a logged-in user."""
 
@@ -150,12 +210,17 @@ def _measure(client: Client, repeat: int, method: str, path: str,
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tickets", type=int, default=2000)
+    parser.add_argument("--tickets", type=int, default=300,
+                        help="tickets made through the services")
+    parser.add_argument("--stored", type=int, default=100_000, help="tickets stored in all")
+    parser.add_argument("--events", type=int, default=200,
+                        help="events on the long ticket's timeline")
     parser.add_argument("--repeat", type=int, default=200)
-    parser.add_argument("--quick", action="store_true", help="100 tickets, 20 requests")
+    parser.add_argument("--quick", action="store_true",
+                        help="100 tickets made, 2,000 stored, 50 events, 20 requests")
     options = parser.parse_args(argv)
     if options.quick:
-        options.tickets, options.repeat = 100, 20
+        options.tickets, options.stored, options.events, options.repeat = 100, 2_000, 50, 20
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     print(f"load average at start: {os.getloadavg()}")
     with tempfile.TemporaryDirectory() as scratch:
@@ -164,7 +229,11 @@ def main(argv: list[str] | None = None) -> None:
         upgrade(db)
         started = time.perf_counter()
         number = _seed(db, folder, options.tickets)
-        print(f"seeded {options.tickets} tickets in {time.perf_counter() - started:.1f} s")
+        long = _long_history(db, options.events)
+        _bulk_load(folder / "ticketflow.db", options.stored)
+        print(f"seeded {options.tickets} tickets through the services, one with "
+              f"{options.events} events, {options.stored} stored in all, in "
+              f"{time.perf_counter() - started:.1f} s")
         settings = Settings(database_url=db.url, instance_path=folder, secret_key="bench",
                             attachment_dir=folder / "attachments")
         app = create_app(settings, database=db)
@@ -181,6 +250,7 @@ def main(argv: list[str] | None = None) -> None:
                     "present.repair_finished": "1", "repair_finished": "2026-11-23T09:00"}
             cases = [
                 ("ticket page", "GET", f"/t/{number}", None, None),
+                (f"ticket page, {options.events} events", "GET", f"/t/{long}", None, None),
                 ("queue page", "GET", "/work/all", None, None),
                 ("queue, filtered + sorted", "GET", "/work/all?sort=updated&q=PRN", None, None),
                 ("live step form (htmx)", "POST", f"/t/{number}/form/resolve", live,
