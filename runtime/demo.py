@@ -389,7 +389,7 @@ def _existing_titles(db: Database) -> set[tuple[str, str]]:
     with db.read() as session:
         return set(session.execute(
             select(Ticket.ticket_type, Ticket.title).join(User, Ticket.requester_id == User.id)
-            .where(User.username.in_(REQUESTERS))).tuples())
+            .where(User.username.in_(REQUESTERS))).all())
 
 
 def _seed_tickets(db: Database, now: datetime, attachment_dir: Path,
