@@ -87,10 +87,9 @@ USERS = (
              capacity=5),
     # Repair: skill match on the ticket's category and fault (repair.yaml).
     DemoUser("wang", Role.AGENT, "Wang Lei 王磊", "zh", ("repair", "it-identity"),
-             "wang.lei@example.cn", skills=("printer", "software"), capacity=8,
-             schedule=OFFICE_HOURS),
+             "wang.lei@example.cn", skills=("printer", "hardware"), capacity=8),
     DemoUser("chen", Role.AGENT, "Chen Jing 陈静", "en", ("repair", "senior", "it-helpdesk"),
-             "chen.jing@example.cn", skills=("laptop", "printer", "hardware"), capacity=10),
+             "chen.jing@example.cn", skills=("laptop", "software", "hardware"), capacity=10),
     DemoUser("sun", Role.AGENT, "Sun Hao 孙浩", "en", ("network-l1", "it-helpdesk"),
              "sun.hao@example.cn", skills=("network", "vpn", "wifi"), capacity=6,
              schedule=OFFICE_HOURS),
@@ -99,7 +98,8 @@ USERS = (
     # Customer service: skill match on the subcategory (service.yaml).
     DemoUser("zhou", Role.AGENT, "Zhou Qiang 周强", "zh",
              ("service-desk", "tech-support", "billing", "customer-relations"),
-             "zhou.qiang@example.cn", skills=("setup", "fault", "app"), capacity=12),
+             "zhou.qiang@example.cn", skills=("setup", "fault", "app"), capacity=12,
+             schedule=OFFICE_HOURS),
     DemoUser("alice", Role.REQUESTER, "Alice Martin", "en", (), "alice.martin@example.com"),
     DemoUser("li", Role.REQUESTER, "Li Na 李娜", "zh", (), "li.na@example.cn"),
 )
@@ -171,7 +171,7 @@ A = ASSIGNEE
 RESOLVED = {"resolution": "Reinstalled the printer driver and cleared the spool folder; "
                           "printed 20 test pages."}
 REPAIRS: tuple[Story, ...] = (
-    # printer + software: wang matches both skills, chen one — wang when on shift.
+    # printer + software: wang and chen match one skill each; the less loaded one wins.
     Story("li", 150, _repair("PRN-0042", "printer", "software", "paper_jam",
                              "打印任务一直卡在队列里，重启电脑也没有用。", "+86 138 0013 8000"), (
         Step(1.5, A, "comment", "您好，我远程看一下打印队列，请保持电脑开机。"),
