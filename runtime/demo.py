@@ -1,11 +1,15 @@
-"""The living demo (`ticketflow demo`): teams, people with known passwords, the repair
-template and a dozen tickets at various points of their lives, seeded through the
-service layer so every row and event is exactly what real use would leave behind.
+"""The living demo (`ticketflow demo`): the bundled templates, every team they route to,
+agents with the skills, capacities, office hours and away switch routing reads, team
+leads, and about twenty tickets at various points of their lives — all seeded through the
+service layer, so every row and event is exactly what real use would leave behind. The
+tickets are routed by the templates' rules as they are opened; story steps act as whoever
+routing picked (`ASSIGNEE`), so each step is one the actor may really take.
 
-Seeding is idempotent: teams and users are looked up by key and name, the template is
-installed only when no version is published, and each demo ticket is recognised by its
-device number (the ticket's title) and requester. A second run adds nothing and prints
-no password: a password is shown only when its user is created.
+Seeding is idempotent: teams and users are looked up by key and name (profiles and leads
+are set only with the users they belong to), a template is installed only when its ticket
+type does not exist, and each demo ticket is recognised by its type and title among the
+demo requesters' tickets. A second run adds nothing and prints no password: a password is
+shown only when its user is created.
 """
 
 from __future__ import annotations
