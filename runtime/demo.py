@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from runtime.context import Request
 from runtime.db import Database
@@ -342,30 +343,41 @@ def _seed_teams(db: Database, now: datetime, report: DemoReport) -> None:
 
 def _seed_users(db: Database, now: datetime, report: DemoReport) -> None:
     with db.read() as session:
-        existing = set(session.scalars(select(User.username)))
-    created = []
+        existing = {user.username: user for user in session.scalars(
+            select(User).options(selectinload(User.teams)))}
+        teams = {user.username: {team.key for team in user.teams}
+                 for user in existing.values()}
+        unprofiled = {user.username for user in existing.values()
+                      if not (user.skills or user.capacity is not None or user.schedule
+                              or user.away)}
+        leads = {team.key: team.lead_id for team in session.scalars(select(Team))}
+    admin: Request | None = None
     for user in USERS:
-        if user.username in existing:
+        if user.username not in existing:
+            accounts.create_user(db, None, username=user.username, role=user.role,
+                                 password=user.password, display_name=user.display_name,
+                                 email=user.email, language=user.language, teams=user.teams,
+                                 now=now)
+            report.users_created.append((user.username, str(user.role), user.password))
+            unprofiled.add(user.username)
+            teams[user.username] = set(user.teams)
+        else:
             report.users_existing.append(user.username)
-            continue
-        accounts.create_user(db, None, username=user.username, role=user.role,
-                             password=user.password, display_name=user.display_name,
-                             email=user.email, language=user.language, teams=user.teams,
-                             now=now)
-        report.users_created.append((user.username, str(user.role), user.password))
-        created.append(user)
-    if not created:
-        return  # profiles and leads are set once, with the people; later edits stay
-    admin = _request(db, "admin", now)
-    for user in created:
-        if user.routed:
+        admin = admin or _request(db, "admin", now)
+        # A demo seeded by an older version converges: missing teams are joined (none is
+        # left), and a routing profile or lead is set only where there is none yet, so
+        # what someone changed by hand stays.
+        missing = set(user.teams) - teams[user.username]
+        if missing:
+            accounts.change_user(db, admin, user.username,
+                                 teams=tuple(sorted(teams[user.username] | missing)))
+        if user.routed and user.username in unprofiled:
             agents.set_profile(db, admin, user.username, skills=list(user.skills),
                                capacity=user.capacity,
                                schedule=dict(user.schedule) if user.schedule else None,
                                away=user.away)
-    names = {user.username for user in created}
     for team, lead in LEADS:
-        if lead in names:
+        if leads.get(team) is None and admin is not None:
             agents.set_team_lead(db, admin, team, lead)
 
 
