@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock,
         common,
         i18n,
         identity,
+        inbox,
         pages,
         portal,
         security,
@@ -62,5 +63,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock,
     app.register_blueprint(workspace.bp)
     app.register_blueprint(ticket.bp)
     app.register_blueprint(portal.bp)
+    app.register_blueprint(inbox.bp)
     app.register_blueprint(api, url_prefix="/api/v1")
     return app

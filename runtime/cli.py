@@ -444,7 +444,7 @@ def tokens_create(username: str, name: str, expires_in_days: int | None) -> None
 
 @cli.command()
 def demo() -> None:
-    """Seed a living demo (teams, users, the repair template, a dozen tickets) into the
+    """Seed a living demo (teams, agents, the bundled templates, tickets) into the
     configured database; running it again adds nothing. Passwords are printed only when
     their users are created."""
     from runtime.demo import seed_demo
@@ -458,8 +458,8 @@ def demo() -> None:
 def _print_demo(report: DemoReport, where: str) -> None:
     created = [f"{len(report.teams_created)} team(s)", f"{len(report.users_created)} user(s)",
                f"{len(report.tickets_created)} ticket(s)"]
-    if report.template_installed:
-        created.insert(2, "the repair template")
+    if report.templates_installed:
+        created.insert(2, f"{len(report.templates_installed)} template(s)")
     nothing_new = not (report.teams_created or report.users_created
                        or report.template_installed or report.tickets_created)
     click.echo(f"demo on {where}: " + ("already seeded, nothing added" if nothing_new

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from runtime import policy
 from runtime.context import Request
@@ -85,3 +85,24 @@ def mark_read(db: Database, request: Request, notification_id: int) -> Notificat
             notification.read_at = request.now
         session.flush()
         return _view(notification, number)
+
+
+def mark_all_read(db: Database, request: Request) -> int:
+    """Mark every unread notification of the caller read; returns how many changed.
+    Only those that exist when it runs: one arriving a moment later stays unread."""
+    with db.write() as session:
+        result = session.execute(
+            update(Notification)
+            .where(policy.own_notifications(request.actor), Notification.read_at.is_(None))
+            .values(read_at=request.now)
+            .execution_options(synchronize_session=False))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def unread_count(db: Database, request: Request) -> int:
+    """How many of the caller's notifications are unread (the header's badge: one
+    indexed count, no rows loaded)."""
+    with db.read() as session:
+        return session.scalar(select(func.count()).select_from(Notification)
+                              .where(policy.own_notifications(request.actor),
+                                     Notification.read_at.is_(None))) or 0

@@ -2,8 +2,9 @@
 
 a customer opens a repair ticket in the portal (the photo field appears when the fault is
 hardware, and sending is refused until a photo is attached), gets a number; the branch
-sends the ticket to the hardware check; an agent takes it from the claim pool, records
-the check and resolves it; the customer follows the ticket by number and secret,
+sends the ticket to the hardware check; the assignment rules route it to the agent whose
+skills match (the demo's chen knows laptops, wang printers), who finds it in their queue,
+records the check and resolves it; the customer follows the ticket by number and secret,
 confirms the repair and answers the satisfaction survey.
 """
 
@@ -49,11 +50,12 @@ class Words:
     start: str
     send: str
     hardware: str
-    printer: str
+    category: str  # routes the ticket to `agent` by skill
+    symptom: str
+    device: str  # one per language: the same device twice would be a repeat repair
     photos_required: str
     number_is: str
     hardware_check: str
-    take_it: str
     check_done: str
     resolve: str
     resolved: str
@@ -63,12 +65,13 @@ class Words:
     thanks: str
 
 
-ENGLISH = Words("en-GB", "chen", "Start", "Send", "Hardware", "Printer",
-                "On-site photos", "Your ticket number is", "Hardware check", "Take it",
+ENGLISH = Words("en-GB", "chen", "Start", "Send", "Hardware", "Laptop", "no_boot", "LAP-7001",
+                "On-site photos", "Your ticket number is", "Hardware check",
                 "Check done", "Resolve", "Resolved", "Confirm", "How did we do?",
                 "Send my answer", "Thank you for your feedback!")
-CHINESE = Words("zh-CN", "wang", "开始填写", "提交", "硬件", "打印机", "现场照片",
-                "您的工单编号是", "硬件检测", "接单", "检测完成", "解决", "已解决", "确认",
+CHINESE = Words("zh-CN", "wang", "开始填写", "提交", "硬件", "打印机", "paper_jam", "PRN-7001",
+                "现场照片",
+                "您的工单编号是", "硬件检测", "检测完成", "解决", "已解决", "确认",
                 "您对本次服务满意吗？", "提交评价", "感谢您的评价！")
 
 
@@ -91,17 +94,18 @@ def test_a_repair_from_portal_to_survey(chromium, server: str, shots: Path, tmp_
 
     # The customer picks the repair type and fills the form in.
     page.goto(f"{server}/portal/")
-    page.get_by_role("link", name=words.start).first.click()
+    repair = page.locator(".type-card", has=page.locator('a[href$="/portal/new/repair"]'))
+    repair.get_by_role("link", name=words.start).click()
     page.fill("#contact_name", "Zhou Xin 周鑫")
     page.fill("#contact_email", "zhou.xin@example.cn")
-    page.fill("#intake-device", "PRN-7001")
-    page.get_by_label(words.printer, exact=True).check()
+    page.fill("#intake-device", words.device)
+    page.get_by_label(words.category, exact=True).check()
     photos = page.locator("#w-intake-photos")
     assert photos.is_hidden()
     page.get_by_label(words.hardware, exact=True).check()
     photos.wait_for(state="visible")  # the engine shows the photo field for hardware
-    page.locator("#w-intake-symptom").wait_for(state="visible")  # options for printers
-    page.select_option("#intake-symptom", "paper_jam")
+    page.locator("#w-intake-symptom").wait_for(state="visible")  # options for the category
+    page.select_option("#intake-symptom", words.symptom)
     page.fill("#intake-description", "Paper jams on every page since this morning.")
     page.fill("#intake-contact_phone", "+86 138 0013 8000")
     page.screenshot(path=str(shots / f"portal-form-{tag}.png"), full_page=True)
@@ -109,7 +113,7 @@ def test_a_repair_from_portal_to_survey(chromium, server: str, shots: Path, tmp_
     # Sending without a photo is refused, next to the photo field; nothing typed is lost.
     page.get_by_role("button", name=words.send, exact=True).click()
     page.locator("#w-intake-photos .problems li").wait_for()
-    assert page.input_value("#intake-device") == "PRN-7001"
+    assert page.input_value("#intake-device") == words.device
     assert page.input_value("#contact_email") == "zhou.xin@example.cn"
     page.screenshot(path=str(shots / f"portal-refused-{tag}.png"), full_page=True)
 
@@ -127,15 +131,13 @@ def test_a_repair_from_portal_to_survey(chromium, server: str, shots: Path, tmp_
     page.goto(follow_link)
     assert words.hardware_check in page.inner_text(".facts")
 
-    # An agent takes it from the claim pool, records the check and resolves it.
+    # Routed by skill, it waits in the agent's own queue; they record the check and resolve.
     staff = chromium.new_context(locale=words.locale, viewport=DESKTOP)
     agent = staff.new_page()
     log_in(agent, server, words.agent)
     agent.screenshot(path=str(shots / f"queue-mine-{tag}.png"), full_page=True)
-    agent.goto(f"{server}/work/pool")
-    card = agent.locator(".pool-card", has_text=number)
-    card.get_by_role("button", name=words.take_it).click()
-    agent.goto(f"{server}/t/{number}")
+    agent.locator("#queue-list").get_by_role("link", name=number).click()
+    agent.wait_for_url(re.compile(rf".*/t/{number}.*"))
     agent.get_by_text(words.check_done, exact=True).first.click()
     agent.fill("#checked-check_result", "Worn pick-up roller; replaced.")
     agent.get_by_role("button", name=words.check_done, exact=True).click()
@@ -146,7 +148,7 @@ def test_a_repair_from_portal_to_survey(chromium, server: str, shots: Path, tmp_
     agent.get_by_role("button", name=words.resolve, exact=True).click()
     agent.wait_for_load_state()
     assert words.resolved in agent.inner_text(".facts")
-    agent.goto(f"{server}/work/board")
+    agent.goto(f"{server}/work/board?type=repair")
     agent.screenshot(path=str(shots / f"board-{tag}.png"), full_page=True)
     staff.close()
 
@@ -192,16 +194,17 @@ def test_dragging_a_card_takes_the_step_or_says_why_not(chromium, server: str,
     context = chromium.new_context(locale="en-GB", viewport={"width": 1900, "height": 1000})
     page = context.new_page()
     log_in(page, server, "chen")  # chen's language is English
-    page.goto(f"{server}/work/board")
-    card = page.locator('.board-card[data-number="REP-000011"]')
+    page.goto(f"{server}/work/board?type=repair")
+    # REP-000009 (LAP-3310) is routed to chen by skill and waits in `repairing`.
+    card = page.locator('.board-card[data-number="REP-000009"]')
     card.drag_to(page.locator('.column[data-state="closed"]'))
     page.locator(".flash-error").wait_for()
-    assert "REP-000011 was not moved" in page.inner_text(".flashes")
-    page.locator('.board-card[data-number="REP-000011"]').drag_to(
+    assert "REP-000009 was not moved" in page.inner_text(".flashes")
+    page.locator('.board-card[data-number="REP-000009"]').drag_to(
         page.locator('.column[data-state="waiting_customer"]'))
-    page.get_by_text("REP-000011 is now Waiting for customer.").wait_for()
+    page.get_by_text("REP-000009 is now Waiting for customer.").wait_for()
     moved = page.locator('.column[data-state="waiting_customer"] .board-card',
-                         has_text="REP-000011")
+                         has_text="REP-000009")
     assert moved.count() == 1
     page.screenshot(path=str(shots / "board-after-drag-en.png"), full_page=True)
     context.close()

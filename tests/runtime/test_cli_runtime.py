@@ -21,12 +21,15 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from engine.model import FieldType
 from runtime.cli import cli
 from runtime.context import Request
 from runtime.db import Database
-from runtime.demo import STORIES, USERS, seed_demo
-from runtime.models import Event, Ticket, User
+from runtime.demo import STORIES, USERS, Story, seed_demo
+from runtime.models import Event, EventKind, Team, Ticket, User
 from runtime.services import accounts, tickets
+from runtime.services import templates as templates_service
+from runtime.services.configuration import referenced_teams
 from tests.conftest import ROOT
 from tests.runtime.conftest import START
 
@@ -230,6 +233,55 @@ def test_the_demo_tells_a_story_in_two_languages(database: Database, tmp_path: P
         actor = accounts.actor_for(user)
     page = tickets.list_tickets(database, Request(actor, START), tickets.Filters(requester="me"))
     assert {item.requester for item in page.items} == {"li"}
+
+
+def _decisions(database: Database) -> dict[str, dict]:
+    """Each demo ticket's first routing decision, by its title."""
+    with database.read() as session:
+        rows = session.execute(
+            select(Ticket.title, Event.data).join(Event, Event.ticket_id == Ticket.id)
+            .where(Event.kind == EventKind.ASSIGNED).order_by(Event.id)).all()
+    found: dict[str, dict] = {}
+    for title, data in rows:
+        found.setdefault(title, data)
+    return found
+
+
+def test_the_demo_tickets_are_routed_by_the_templates_rules(database: Database,
+                                                              tmp_path: Path):
+    seed_demo(database, START, tmp_path / "attachments")
+    decisions = _decisions(database)
+    outcomes = {str(data["outcome"]) for data in decisions.values()}
+    assert {"assigned", "queued", "pool"} <= outcomes
+    # Network equipment: nobody in the repair team has the skills; it waits for a person.
+    assert decisions["NET-0310"]["outcome"] == "queued"
+    assert decisions["NET-0310"]["team"] == "repair"
+    # Critical faults go to the senior engineers; IT tickets to the help desk's pool.
+    assert decisions["NET-1022"]["team"] == "senior"
+    assert decisions["\u8d22\u52a1\u90e8 5F, \u5de5\u4f4d 5-12"]["outcome"] == "pool"
+    # The agent who is away is passed by, and says why.
+    reasons = {candidate["agent"]: candidate["reason"] for data in decisions.values()
+               for candidate in data["candidates"]}
+    assert reasons["liu"] == "away"
+    # Every team a bundled template routes or escalates to exists: nothing is unrouted.
+    wanted = set().union(*(referenced_teams(t.ticket_type.source)
+                           for t in templates_service.bundled()))
+    with database.read() as session:
+        assert wanted <= set(session.scalars(select(Team.key)))
+        leads = dict(session.execute(select(Team.key, User.username)
+                                     .join(User, User.id == Team.lead_id)).all())
+    assert leads["repair"] == "zhao"
+
+
+@pytest.mark.parametrize("story", STORIES, ids=lambda story: f"{story.ticket_type}:{story.title}")
+def test_a_demo_story_is_recognised_by_its_title(story: Story):
+    # A second run finds a story's ticket by (type, title): the title field must be the
+    # one the ticket's title is made from (the first text field of the intake form).
+    ticket_type = templates_service.find(story.ticket_type).ticket_type
+    first_text = next(name for name in ticket_type.intake_fields
+                      if ticket_type.field_by_id[name].type in (FieldType.STRING,
+                                                               FieldType.TEXT))
+    assert first_text == story.title_field
 
 
 # --- the server ----------------------------------------------------------------------
