@@ -38,6 +38,8 @@ class IssueCode(StrEnum):
     # references and meaning
     DUPLICATE_ID = "duplicate-id"
     UNKNOWN_STATE = "unknown-state"
+    # found by the runtime when publishing: a team key this installation does not have
+    UNKNOWN_TEAM = "unknown-team"
     UNKNOWN_FIELD = "unknown-field"
     UNKNOWN_ROLE = "unknown-role"
     RESERVED_ID = "reserved-id"

@@ -76,4 +76,5 @@ def publish(key: str) -> Response:
     """Publish the draft of `key` as a new immutable version."""
     service = service_request()
     Members(json_body(optional=True), ()).done()
-    return jsonify({"definition": version_dict(definitions.publish(db(), service, key))})
+    info = definitions.publish(db(), service, key)
+    return jsonify({"definition": version_dict(info), "warnings": list(info.warnings)})

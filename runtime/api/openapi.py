@@ -363,8 +363,6 @@ def _files() -> dict[str, Any]:
 
 def _definitions() -> dict[str, Any]:
     key = _path_param("key", _string(64), "The ticket type key.")
-    version = ("200", _json_response("The version.", _obj(
-        {"definition": ref("DefinitionVersion")}, ("definition",))))
     return {
         "/definitions": {
             "get": operation("List ticket types", "listDefinitions", "definitions", (
@@ -401,8 +399,14 @@ def _definitions() -> dict[str, Any]:
         },
         "/definitions/{key}/publish": {
             "parameters": [key],
-            "post": operation("Publish the draft", "publishDefinition", "definitions",
-                              version, (400, 403, 404, 409, 415, 422),
+            "post": operation("Publish the draft", "publishDefinition", "definitions", (
+                "200", _json_response("The version, and located warnings (e.g. teams this "
+                                      "installation lacks).", _obj({
+                                          "definition": ref("DefinitionVersion"),
+                                          "warnings": {"type": "array",
+                                                       "items": {"type": "object"}}},
+                                          ("definition", "warnings")))),
+                              (400, 403, 404, 409, 415, 422),
                               body=_body(_obj({}), required=False)),
         },
     }

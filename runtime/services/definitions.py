@@ -8,7 +8,7 @@ engine's located issues.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -16,13 +16,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.diff import Change, diff
-from engine.errors import DefinitionError
+from engine.errors import DefinitionError, IssueCode
 from engine.source import parse_text
 from runtime import policy
 from runtime.catalog import compile_text, compiled_version
 from runtime.context import Request
 from runtime.db import Database
-from runtime.models import Definition, DefinitionVersion, EventKind, VersionStatus
+from runtime.models import Definition, DefinitionVersion, EventKind, Team, VersionStatus
 from runtime.services.errors import Conflict, Forbidden, Invalid, NotFound
 from runtime.services.events import record
 
@@ -43,6 +43,8 @@ class VersionInfo:
     created_at: datetime
     published_at: datetime | None
     issues: tuple[dict[str, Any], ...] = ()
+    # Published anyway, but worth fixing: e.g. teams the installation lacks (located).
+    warnings: tuple[dict[str, Any], ...] = ()
 
 
 def _issues_of(error: DefinitionError) -> list[dict[str, Any]]:
@@ -146,7 +148,8 @@ def publish(db: Database, request: Request, key: str) -> VersionInfo:
         raise Forbidden("only administrators may publish definitions")
     with db.write() as session:
         definition, version = publish_in(session, request, key)
-        return _info(definition, version)
+        return replace(_info(definition, version), warnings=tuple(team_warnings(
+            session, version.source, version.source_format)))
 
 
 def publish_in(session: Session, request: Request, key: str
@@ -187,7 +190,29 @@ def install(db: Database, request: Request, source: str, source_format: str = "y
         raise Forbidden("only administrators may change definitions")
     with db.write() as session:
         definition, version = install_in(session, request, source, source_format)
-        return _info(definition, version)
+        return replace(_info(definition, version), warnings=tuple(team_warnings(
+            session, source, source_format)))
+
+
+def team_warnings(session: Session, source: str, source_format: str) -> list[dict[str, Any]]:
+    """Located warnings for the teams a definition routes or escalates to that this
+    installation lacks: its tickets would wait unrouted, its escalations could not move
+    them — better told when publishing than found by the worker at 3 a.m."""
+    name = f"definition.{source_format}"
+    ticket_type = compile_text(source, source_format, name)
+    wanted = [(rule.pointer + "/team", rule.team) for rule in ticket_type.assignment_rules]
+    if ticket_type.sla_policy is not None:
+        wanted += [(step.pointer + "/reassign_to", step.reassign_to)
+                   for step in ticket_type.sla_policy.escalations if step.reassign_to]
+    known = set(session.scalars(select(Team.key)))
+    missing = [(pointer, team) for pointer, team in wanted if team not in known]
+    if not missing:
+        return []
+    located = parse_text(source, name, json_format=source_format == "json").map
+    return [{**located.issue(IssueCode.UNKNOWN_TEAM,
+                             f"there is no team '{team}' in this installation yet; add it "
+                             "before tickets need it", pointer).to_dict(),
+             "severity": "warning"} for pointer, team in missing]
 
 
 def install_in(session: Session, request: Request, source: str, source_format: str = "yaml"

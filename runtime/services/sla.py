@@ -350,7 +350,11 @@ def _escalate(session: Session, ticket: Ticket, ticket_type: TicketType, step: E
             ticket.data = {**ticket.data, field: higher}
     if step.reassign_to:
         team = session.scalar(select(Team).where(Team.key == step.reassign_to))
-        if team is not None and team.id != ticket.team_id:
+        if team is None:  # publishing warned of it; the timeline says it again
+            record_system(session, EventKind.ESCALATED, {
+                "step": step.index, "reassign_to": step.reassign_to,
+                "refused": "unknown-team"}, now=firing.now, ticket_id=ticket.id)
+        elif team.id != ticket.team_id:
             changes["team"] = step.reassign_to
             ticket.team_id, ticket.assignee_id = team.id, None
             for user in notify.team_staff(session, team.id):

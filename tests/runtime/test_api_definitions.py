@@ -135,3 +135,21 @@ def test_a_new_type_in_json(api: Api) -> None:
     assert created.get_json()["ticket"]["state"] == "done"
 
 
+
+
+def test_publishing_warns_of_teams_the_installation_lacks(client, token_for) -> None:
+    """The repair template routes critical tickets to team `senior`, which the test
+    installation lacks: publishing says so, located, and still publishes."""
+    from tests.conftest import TEMPLATES
+
+    source = (TEMPLATES / "repair.yaml").read_text(encoding="utf-8").replace(
+        "version: 1", "version: 2", 1)
+    headers = {"Authorization": f"Bearer {token_for('admin')}"}
+    assert client.put("/api/v1/definitions/repair/draft", headers=headers,
+                      json={"source": source}).status_code == 200
+    published = client.post("/api/v1/definitions/repair/publish", headers=headers)
+    assert published.status_code == 200
+    [warning] = published.get_json()["warnings"]
+    assert (warning["code"], warning["severity"], warning["pointer"]) == (
+        "unknown-team", "warning", "/assignment/0/team")
+    assert warning["line"] is not None
