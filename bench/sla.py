@@ -314,6 +314,8 @@ def floor(loaded: Loaded) -> float:
         start = time.perf_counter()
         for _ in range(DUE // BATCH + 5):
             connection.execute(begin)
+            if not sqlite:
+                connection.execute("SET LOCAL jit = off")  # as timers.claim_due does
             rows = connection.execute(claim_sql(loaded.dialect).format(p=p), (now, now)).fetchall()
             if rows:
                 connection.execute(LEASE.format(p=p, ids=", ".join(str(r[0]) for r in rows)),
@@ -340,6 +342,7 @@ def explain(loaded: Loaded) -> list[str]:
             rows = connection.execute("EXPLAIN QUERY PLAN " + claim_sql("sqlite").format(p=p),
                                       (now, now)).fetchall()
             return [str(row[-1]) for row in rows]
+        connection.execute("SET LOCAL jit = off")  # as timers.claim_due does
         rows = connection.execute("EXPLAIN (ANALYZE, BUFFERS) " +
                                   claim_sql("postgresql").format(p=p), (now, now)).fetchall()
         connection.rollback()
