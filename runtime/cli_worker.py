@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 import threading
+from datetime import datetime
 from typing import Any
 
 import click
@@ -39,6 +40,19 @@ def _on_signals(stop: Any) -> None:
             pass
 
 
+def _instant(_context: Any, _param: Any, value: str | None) -> datetime | None:
+    """`--now`: an ISO 8601 instant that says its offset (a naive one would be ambiguous)."""
+    if value is None:
+        return None
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 instant") from None
+    if instant.tzinfo is None:
+        raise click.BadParameter(f"{value!r} has no UTC offset (add +00:00 or Z)")
+    return instant
+
+
 @click.command("worker")
 @click.option("--once", is_flag=True,
               help="One pass (fire what is due, send what is queued), then exit; for cron "
@@ -49,23 +63,33 @@ def _on_signals(stop: Any) -> None:
               help="This worker's name in leases (default: host:pid:random).")
 @click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 10_000),
               help="Timers claimed per pass.")
-def worker(once: bool, interval: float, worker_id: str | None, batch: int) -> None:
+@click.option("--now", "fixed_now", metavar="INSTANT", callback=_instant,
+              help="With --once: act as if it were this ISO 8601 instant with an offset "
+                   "(e.g. 2026-11-23T06:05:00+00:00) instead of reading the clock; for "
+                   "tests and drills that replay what workers do at a given moment.")
+def worker(once: bool, interval: float, worker_id: str | None, batch: int,
+           fixed_now: datetime | None) -> None:
     """Fire due reminders, warnings, breaches and escalations, and deliver notifications
     (e-mail, webhooks). Run as many as you like, on as many machines: each timer fires
     once and each message is sent by one worker. SMTP and links: TICKETFLOW_SMTP_* and
     TICKETFLOW_BASE_URL (docs/architecture.md)."""
     from runtime.cli import _failures, _require_current_schema
     from runtime.config import Settings
+    from runtime.context import system_clock
     from runtime.db import Database
     from runtime.worker import Worker
 
+    if fixed_now is not None and not once:
+        raise click.UsageError("--now needs --once: a looping worker follows the clock")
     _configure_logging()
     log = logging.getLogger("ticketflow.worker")
     with _failures():
         settings = Settings.from_env()
         database = Database(settings.database_url)
         try:
-            runner = Worker(database, settings.delivery, owner=worker_id, timer_batch=batch)
+            clock = (lambda: fixed_now) if fixed_now is not None else system_clock
+            runner = Worker(database, settings.delivery, owner=worker_id, timer_batch=batch,
+                            clock=clock)
             if once:
                 _require_current_schema(database)
                 click.echo(runner.run_once().line())
