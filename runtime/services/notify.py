@@ -94,19 +94,22 @@ def _fields(ticket_type: TicketType, values: Mapping[str, Any],
 
 
 def ticket_context(ticket: TicketLike, ticket_type: TicketType, roles: frozenset[str],
-                   language: str) -> dict[str, Any]:
+                   language: str, *, with_fields: bool = True) -> dict[str, Any]:
     """The ticket as these roles may read it in a message: number, title, type, state and
-    the visible field values as (label, text) pairs in `language`."""
+    (unless `with_fields` is off: an inbox entry needs none) the visible field values as
+    (label, text) pairs in `language`."""
     state = ticket_type.state_by_id.get(ticket.state)
-    values = policy.visible_values(ticket_type, ticket.data, roles)
-    return {
+    context = {
         "number": ticket.number,
         "title": policy.visible_title(ticket_type, ticket, roles),  # type: ignore[arg-type]
         "type_name": ticket_type.name.text(language),
         "state": ticket.state,
         "state_label": state.label.text(language) if state else ticket.state,
-        "fields": _fields(ticket_type, values, language),
     }
+    if with_fields:
+        values = policy.visible_values(ticket_type, ticket.data, roles)
+        context["fields"] = _fields(ticket_type, values, language)
+    return context
 
 
 def _actor(user: User) -> Any:
@@ -136,7 +139,8 @@ def tell(session: Session, user: User, kind: NoticeKind, *, now: datetime,
         roles = policy.ticket_roles(_actor(user), ticket)  # type: ignore[arg-type]
         if not roles:
             return None
-        full["ticket"] = ticket_context(ticket, ticket_type, roles, language)
+        full["ticket"] = ticket_context(ticket, ticket_type, roles, language,
+                                        with_fields=bool(email and user.email))
     title = messages.title(kind, language, full)
     ticket_id = ticket.id if ticket is not None else None
     inbox = Notification(user_id=user.id, ticket_id=ticket_id, event_id=event_id,

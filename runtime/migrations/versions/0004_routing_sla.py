@@ -49,10 +49,14 @@ def upgrade() -> None:
         tickets.add_column(sa.Column("sla", JSON, nullable=True))
         tickets.add_column(sa.Column("sla_due_at", INSTANT, nullable=True))
         tickets.create_index("ix_tickets_sla_due_at", ["sla_due_at"])
+        # Routing counts each candidate's open tickets: from the index alone, without
+        # visiting the rows of their closed history.
+        tickets.create_index("ix_tickets_assignee_open", ["assignee_id", "closed_at"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("tickets") as tickets:
+        tickets.drop_index("ix_tickets_assignee_open")
         tickets.drop_index("ix_tickets_sla_due_at")
         for column in ("sla_due_at", "sla", "responded_at", "customer_replied_at",
                        "first_response_at"):
