@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, true
+from sqlalchemy import ColumnElement, false, func, or_, true
 
 from engine.flow import may_see
 from engine.model import TicketType
@@ -65,7 +65,11 @@ def visible_tickets(actor: Actor) -> ColumnElement[bool]:
         return mine
     team_ids = sorted(actor.team_ids)
     in_team = Ticket.team_id.in_(team_ids) if team_ids else false()
-    return or_(mine, Ticket.team_id.is_(None), in_team)
+    # Staff see a large share of all tickets: the newest page is found fastest by walking
+    # the ids backwards and testing each row. Wrapped in a function so that the database
+    # does not instead gather every visible ticket through four indexes and sort them
+    # (SQLite's "multi-index OR": 24 ms instead of 2 with 100,000 tickets).
+    return func.coalesce(or_(mine, Ticket.team_id.is_(None), in_team), false())
 
 
 def visible_values(

@@ -52,10 +52,13 @@ def upgrade() -> None:
         # Routing counts each candidate's open tickets: from the index alone, without
         # visiting the rows of their closed history.
         tickets.create_index("ix_tickets_assignee_open", ["assignee_id", "closed_at"])
+        # The queue sorted by last change walks this backwards and stops after a page.
+        tickets.create_index("ix_tickets_updated_at_id", ["updated_at", "id"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("tickets") as tickets:
+        tickets.drop_index("ix_tickets_updated_at_id")
         tickets.drop_index("ix_tickets_assignee_open")
         tickets.drop_index("ix_tickets_sla_due_at")
         for column in ("sla_due_at", "sla", "responded_at", "customer_replied_at",
