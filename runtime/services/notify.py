@@ -60,15 +60,18 @@ class TicketLike(Protocol):
 def enqueue(session: Session, *, channel: Channel, recipient: str, payload: dict[str, Any],
             now: datetime, subject: str | None = None, language: str = "en",
             ticket_id: int | None = None, caused_by: int | None = None,
-            state: OutboxState = OutboxState.PENDING) -> OutboxMessage:
-    """Add one message to the outbox, in the caller's transaction."""
-    message = OutboxMessage(
-        channel=str(channel), recipient=recipient[:254], subject=subject, payload=payload,
-        language=messages.language_of(language), state=str(state), attempts=0,
-        next_attempt_at=now, ticket_id=ticket_id, caused_by=caused_by, created_at=now,
-        sent_at=now if state is OutboxState.SENT else None)
-    session.add(message)
-    return message
+            state: OutboxState = OutboxState.PENDING) -> None:
+    """Add one message to the outbox, in the caller's transaction (a prepared Core
+    insert: ticket changes queue their messages on their hot path)."""
+    session.connection().execute(_INSERT_OUTBOX, {
+        "channel": str(channel), "recipient": recipient[:254], "subject": subject,
+        "payload": payload, "language": messages.language_of(language), "state": str(state),
+        "attempts": 0, "next_attempt_at": now, "ticket_id": ticket_id,
+        "caused_by": caused_by, "created_at": now,
+        "sent_at": now if state is OutboxState.SENT else None})
+
+
+_INSERT_OUTBOX = insert(OutboxMessage)
 
 
 # --- what a recipient may read about a ticket ----------------------------------------

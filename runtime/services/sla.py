@@ -103,6 +103,7 @@ def compute(executor: Session | Connection, ticket_type: TicketType, number: str
     calendar, missing = _calendar(executor, sla_policy.calendar)
     plan: SlaSchedule = schedule(ticket_type, calendar, values, times)
     data = plan.to_dict()
+    del data["timers"]  # the timer rows hold them; the clocks are what pages read
     if missing:
         data["calendar_missing"] = sla_policy.calendar
     running = [clock.due_at for clock in plan.clocks
