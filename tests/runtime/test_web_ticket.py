@@ -255,3 +255,21 @@ def test_the_page_speaks_the_users_language_with_definition_labels(
     assert "维修中" in body
     assert "设备编号" in body
     assert "处理记录" in body
+
+
+@pytest.mark.parametrize(("language", "running", "met"), [
+    ("en", "Resolution", "met"), ("zh", "解决时限", "已达成")])
+def test_the_sla_clocks_say_what_became_of_them(client: FlaskClient, seed: Seed, ticket: str,
+                                                language: str, running: str, met: str
+                                                ) -> None:
+    """A staff reply met the first response; the resolution clock still runs (with its
+    due instant to count down). Customers see neither."""
+    tickets.comment(seed.db, seed.request("wang"), ticket, "On it.")
+    with seed.db.write() as session:
+        accounts.find_user(session, "wang").language = language
+    log_in(client, "wang")
+    page = text(client.get(f"/t/{ticket}"))
+    clocks = page[page.index('class="sla"'):page.index("</section>", page.index('class="sla"'))]
+    assert met in clocks
+    assert running in clocks
+    assert "data-countdown" in clocks
