@@ -454,7 +454,7 @@ def _fire_in(session: Session, request: Request, loaded: _Loaded, transition: st
         ticket.closed_at = request.now
         kind = EventKind.CLOSED
         surveys.open_for(session, ticket, request.now)
-    sla.note_activity(ticket, request, public=request.actor.is_staff)
+    sla.note_activity(ticket, request, public=True)  # a step taken is a response or reply
     sla.refresh(session, ticket, ticket_type, request.now,
                 entered=target if target != before else None)
     attachment_service.link(session, files.ids, ticket)

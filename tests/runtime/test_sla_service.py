@@ -133,3 +133,28 @@ def test_supervisors_see_breaches_and_near_breaches(seed: Seed, user: str,
     assert [item.number for item in found] == ([number] if listed else [])
     if listed:
         assert (found[0].kind, found[0].status) == ("first_response", "warning")
+
+
+def test_a_customer_reply_starts_the_next_response_clock(seed: Seed) -> None:
+    from runtime.services import templates
+
+    templates.install(seed.db, seed.request("admin"), "service")
+    number = tickets.create(seed.db, seed.request("li"), "service", {
+        "channel": "phone", "customer_name": "Wang Fang", "customer_phone": "+86 139 1234 5678",
+        "category": "complaint", "subject": "Rude delivery driver",
+        "description": "The driver threw the parcel over the gate."}).number
+    seed.clock.advance(minutes=20)
+    tickets.comment(seed.db, seed.request("zhao"), number, "We are looking into it.")
+    assert "next_response" not in _clocks(seed, number, "zhao")  # nobody replied yet
+    seed.clock.advance(minutes=40)
+    replied = seed.clock()
+    tickets.comment(seed.db, seed.request("li"), number, "It happened again today.")
+    clock = _clocks(seed, number, "zhao")["next_response"]
+    assert clock.status == "running"
+    assert clock.why is not None
+    assert clock.why["started_at"] == replied.isoformat()
+    # Complaints: 4 working hours; 10:00 in Shanghai, over the lunch hour, is 15:00.
+    assert clock.due_at == replied + timedelta(hours=5)
+    seed.clock.advance(minutes=30)
+    tickets.comment(seed.db, seed.request("zhao"), number, "Driver spoken to.")
+    assert _clocks(seed, number, "zhao")["next_response"].status == "met"
