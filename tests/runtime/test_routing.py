@@ -92,6 +92,37 @@ def test_concurrent_creations_keep_one_fair_rotation(routed: Seed) -> None:
     assert Counter(assignees) == {"chen": 4, "wang": 4, "zhao": 4}
 
 
+def _create_in_another_process(url: str, at: str, count: int) -> list[str | None]:
+    """Open `count` rotating tickets as li from a process of its own (its own engine,
+    pool and Python), returning who got each."""
+    from datetime import datetime
+
+    from runtime.context import Request
+    from runtime.services import accounts
+
+    database = Database(url)
+    try:
+        with database.read() as session:
+            actor = accounts.actor_for(accounts.find_user(session, "li"))
+        request = Request(actor, datetime.fromisoformat(at), "127.0.0.1")
+        return [tickets.create(database, request, "routing",
+                               {"title": "from afar", "topic": "rotate"}).assignee
+                for _ in range(count)]
+    finally:
+        database.dispose()
+
+
+def test_two_processes_creating_at_once_share_one_fair_rotation(routed: Seed) -> None:
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as pool:
+        results = pool.starmap(_create_in_another_process,
+                               [(routed.db.url, routed.clock().isoformat(), 9)] * 2)
+    assert Counter(name for batch in results for name in batch) == {
+        "chen": 6, "wang": 6, "zhao": 6}
+
+
 def test_least_loaded_respects_the_rules_capacity(routed: Seed) -> None:
     picks = [_open(routed, "laptop", priority="urgent", user="admin").assignee
              for _ in range(7)]
