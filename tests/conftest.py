@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib.util
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -27,6 +31,24 @@ states:
 transitions:
   - {id: finish, from: new, to: done}
 """
+
+
+@contextmanager
+def bench_script(name: str, *also_loaded: str) -> Iterator[ModuleType]:
+    """bench/<name>.py loaded as a module. bench/ is a folder of scripts, not a package:
+    each is loaded under a name of its own, registered while it runs (its dataclasses
+    look their module up); `also_loaded` are names it registers in turn."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        for loaded in (spec.name, *also_loaded):
+            sys.modules.pop(loaded, None)
 
 
 @pytest.fixture(scope="session")

@@ -7,30 +7,18 @@ Only that: timings depend on the machine and are never asserted.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import bench_script
 
 
 @pytest.fixture(scope="module")
 def bench() -> Iterator[ModuleType]:
-    # bench/ is a folder of scripts, not a package: load the file under a name of its own.
-    spec = importlib.util.spec_from_file_location("bench_sla", ROOT / "bench" / "sla.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
+    with bench_script("sla", "bench_create") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
-        sys.modules.pop("bench_create", None)
 
 
 def test_quick_benchmark_sweeps_every_due_timer_once(bench: ModuleType,

@@ -5,30 +5,18 @@ Only that: timings depend on the machine and are never asserted.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import bench_script
 
 
 @pytest.fixture(scope="module")
 def bench() -> Iterator[ModuleType]:
-    # bench/ is a folder of scripts, not a package: load the file under a name of its own
-    # (registered while it runs: its dataclasses look their module up).
-    spec = importlib.util.spec_from_file_location("bench_engine", ROOT / "bench" / "engine.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
+    with bench_script("engine") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 def test_quick_benchmark_reports_decide_ok(bench: ModuleType, capsys: pytest.CaptureFixture[str]):

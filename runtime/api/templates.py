@@ -6,7 +6,6 @@ The browser designer calls the same services (`runtime.services.templates`).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Response, jsonify
@@ -16,9 +15,6 @@ from runtime.api.inputs import Members, bounded_int, json_body, query
 from runtime.services import definitions, templates
 from runtime.web.context import service_request
 
-KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
-PREFIX = re.compile(r"[A-Z][A-Z0-9]{0,9}")
-MAX_VERSION = 2**31 - 1
 MAX_NAME = 200
 
 
@@ -60,9 +56,9 @@ def clone_template(name: str) -> Response | tuple[Response, int, dict[str, Any]]
     """Publish an editable copy under a new ticket type id (and number prefix)."""
     service = service_request()
     members = Members(json_body(), ("as", "prefix", "name"))
-    new_key = members.text("as", max_length=63, pattern=KEY,
+    new_key = members.text("as", max_length=63, pattern=definitions.KEY,
                            hint="lower case letters, digits, _ and -, starting with a letter")
-    prefix = members.string("prefix", max_length=10, pattern=PREFIX,
+    prefix = members.string("prefix", max_length=10, pattern=templates.PREFIX,
                             hint="A-Z and 0-9, starting with a letter")
     title = _title(members)
     members.done()
@@ -76,7 +72,8 @@ def diff_definition(key: str) -> Response:
     """What changed between two published versions (default: the newest and the one
     before it)."""
     service = service_request()
-    args = query({"from": bounded_int(1, MAX_VERSION), "to": bounded_int(1, MAX_VERSION)})
+    version = bounded_int(1, definitions.MAX_VERSION)
+    args = query({"from": version, "to": version})
     before, after, changes = definitions.diff_versions(db(), service, key, args.get("from"),
                                                        args.get("to"))
     return jsonify({"key": key, "from": before, "to": after,

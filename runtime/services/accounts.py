@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,10 +69,11 @@ def verify_password(password: str, stored: str | None) -> bool:
     return hmac.compare_digest(computed, base64.b64decode(digest))
 
 
-def actor_for(user: User) -> Actor:
-    """The policy's view of a user."""
-    return Actor(user.id, user.username, Role(user.role), frozenset(t.id for t in user.teams),
-                 user.language)
+def actor_for(user: User, team_ids: Iterable[int] | None = None) -> Actor:
+    """The policy's view of a user (`team_ids` when the caller read them already, so the
+    `teams` relationship need not be loaded)."""
+    teams = frozenset(t.id for t in user.teams) if team_ids is None else frozenset(team_ids)
+    return Actor(user.id, user.username, Role(user.role), teams, user.language)
 
 
 def _check_password(password: str) -> None:

@@ -12,15 +12,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
-import templates_library
 from engine.calendar import ALWAYS, BusinessCalendar
-from engine.calendar_compile import CALENDAR_SUFFIXES, load_calendar, loads_calendar
+from engine.calendar_compile import bundled_calendars, loads_calendar
 from engine.errors import DefinitionError
 from runtime import policy
 from runtime.context import Request
@@ -29,8 +27,6 @@ from runtime.models import ConfigDocument, ConfigKind, EventKind
 from runtime.services import configuration
 from runtime.services.errors import Forbidden, Invalid, NotFound
 from runtime.services.events import record
-
-BUNDLED = Path(templates_library.__file__).parent / "calendars"
 
 
 @dataclass(frozen=True)
@@ -48,14 +44,10 @@ class CalendarInfo:
 
 
 @lru_cache(maxsize=1)
-def bundled() -> dict[str, tuple[BusinessCalendar, Path | None]]:
-    """The calendars shipped with ticketflow (read once: they change with a release)."""
-    found: dict[str, tuple[BusinessCalendar, Path | None]] = {ALWAYS.id: (ALWAYS, None)}
-    for path in sorted(BUNDLED.iterdir()):
-        if path.suffix.lower() in CALENDAR_SUFFIXES:
-            calendar = load_calendar(path)
-            found[calendar.id] = (calendar, path)
-    return found
+def bundled() -> dict[str, BusinessCalendar]:
+    """The calendars shipped with ticketflow, and the built-in 24x7 (read once: they
+    change with a release)."""
+    return bundled_calendars(configuration.LIBRARY / "calendars")
 
 
 @lru_cache(maxsize=256)
@@ -76,7 +68,7 @@ def calendar_for(executor: Session | Connection, key: str) -> BusinessCalendar:
     found = bundled().get(key)
     if found is None:
         raise NotFound(f"there is no calendar '{key}'")
-    return found[0]
+    return found
 
 
 def _info(calendar: BusinessCalendar, origin: str, updated_at: datetime | None
@@ -89,8 +81,8 @@ def list_calendars(db: Database, request: Request) -> list[CalendarInfo]:
     """Every calendar by key (staff)."""
     if not policy.can_read_definitions(request.actor):
         raise Forbidden("only staff may read calendars")
-    infos = {key: _info(calendar, "built-in" if path is None else "bundled", None)
-             for key, (calendar, path) in bundled().items()}
+    infos = {key: _info(calendar, "built-in" if key == ALWAYS.id else "bundled", None)
+             for key, calendar in bundled().items()}
     with db.read() as session:
         for key, row in configuration.documents(session, ConfigKind.CALENDAR).items():
             infos[key] = _info(_compiled(row.source, key), "custom", row.updated_at)
@@ -105,10 +97,12 @@ def get_source(db: Database, request: Request, key: str) -> tuple[CalendarInfo, 
         row = configuration.documents(session, ConfigKind.CALENDAR, [key]).get(key)
         if row is not None:
             return _info(_compiled(row.source, key), "custom", row.updated_at), row.source
-    calendar, path = bundled().get(key, (None, None))
-    if calendar is None or path is None:
+    # Only a key the library has reaches the file system (a URL's key is anything).
+    calendar = bundled().get(key)
+    source = configuration.bundled_calendar(key) if calendar is not None else None
+    if calendar is None or source is None:
         raise NotFound(f"there is no calendar '{key}' with a source")
-    return _info(calendar, "bundled", None), path.read_text(encoding="utf-8")
+    return _info(calendar, "bundled", None), source
 
 
 def save(db: Database, request: Request, key: str, source: str) -> CalendarInfo:

@@ -119,8 +119,9 @@ def ticket_context(ticket: TicketLike, ticket_type: TicketType, roles: frozenset
 def _actor(session: Session, user: User) -> Actor:
     """The policy's view of a recipient, their teams read with one small query (loading
     the `teams` relationship costs several times more on this hot path)."""
-    teams = session.connection().execute(_TEAMS_OF, {"user": user.id}).scalars()
-    return Actor(user.id, user.username, Role(user.role), frozenset(teams), user.language)
+    from runtime.services.accounts import actor_for
+
+    return actor_for(user, session.connection().execute(_TEAMS_OF, {"user": user.id}).scalars())
 
 
 _TEAMS_OF = select(Membership.team_id).where(Membership.user_id == bindparam("user"))

@@ -46,9 +46,8 @@ class Routed:
     decision: AssignmentDecision
     team_id: int | None
     assignee_id: int | None
-    lead_id: int | None
+    lead: str | None = None  # the team lead's user name (told when nobody qualified)
     missing_team: str | None = None
-    lead: str | None = None  # the team lead's user name
 
     def event_data(self) -> dict[str, Any]:
         """The `assigned` event's payload: the engine's why, the team lead (told when
@@ -61,7 +60,7 @@ class Routed:
         return data
 
 
-_TEAM = (select(Team.id, Team.lead_id, User.username.label("lead"))
+_TEAM = (select(Team.id, User.username.label("lead"))
          .outerjoin(User, User.id == Team.lead_id).where(Team.key == bindparam("key")))
 _OPEN = (select(func.count()).where(Ticket.assignee_id == User.id, Ticket.closed_at.is_(None))
          .correlate(User).scalar_subquery())
@@ -136,8 +135,7 @@ def route_ticket(connection: Connection, ticket_type: TicketType, values: Mappin
         return None
     rule, checks = route(ticket_type, values)
     if rule is None:
-        return Routed(AssignmentDecision(Outcome.UNROUTED, rules_checked=checks),
-                      None, None, None)
+        return Routed(AssignmentDecision(Outcome.UNROUTED, rules_checked=checks), None, None)
     team = connection.execute(_TEAM, {"key": rule.team}).first()
     if team is None:
         # The definition names a team this installation lacks: the ticket stays unrouted
@@ -145,7 +143,7 @@ def route_ticket(connection: Connection, ticket_type: TicketType, values: Mappin
         decision = AssignmentDecision(Outcome.UNROUTED, rule=rule.index,
                                       rule_pointer=rule.pointer, team=rule.team,
                                       strategy=rule.strategy, rules_checked=checks)
-        return Routed(decision, None, None, None, missing_team=rule.team)
+        return Routed(decision, None, None, missing_team=rule.team)
     last = _lock_pointer(connection, team.id, now)
     people, ids = candidates(connection, ticket_type, rule, team.id, now)
     # The pointer names the agent picked last; one who left the team leaves no gap.
@@ -156,7 +154,7 @@ def route_ticket(connection: Connection, ticket_type: TicketType, values: Mappin
     winner = ids.get(decision.winner) if decision.winner else None
     if winner is not None:
         connection.execute(_MOVE_POINTER, {"team": team.id, "winner": winner, "now": now})
-    return Routed(decision, team.id, winner, team.lead_id, lead=team.lead)
+    return Routed(decision, team.id, winner, lead=team.lead)
 
 
 def refusal_to_claim(connection: Connection, ticket_type: TicketType,

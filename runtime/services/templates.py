@@ -40,7 +40,6 @@ from runtime.services.configuration import (
 from runtime.services.errors import Conflict, Forbidden, Invalid, NotFound
 from runtime.services.events import record
 
-KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 PREFIX = re.compile(r"[A-Z][A-Z0-9]{0,9}")
 CASES_SUFFIX = ".cases.yaml"
 
@@ -303,7 +302,7 @@ def _default_prefix(session: Session, key: str) -> str:
 
 def _check_clone_names(new_key: str, prefix: str | None) -> None:
     details = []
-    if not KEY.fullmatch(new_key):
+    if not definitions.KEY.fullmatch(new_key):
         details.append({"field": "as", "code": "bad-key", "message":
                         "a ticket type id is lower case letters, digits, _ and - "
                         "(at most 63, starting with a letter)"})

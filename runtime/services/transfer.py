@@ -60,7 +60,6 @@ TEAMS_FILE = "teams.yaml"
 CALENDARS = "calendars"
 CASES_SUFFIX = ".cases.yaml"
 DEFINITION_SUFFIXES = (".yaml", ".yml", ".json")
-KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 # Keys never exported, wherever they appear in a configuration document.
 SECRET = re.compile(r"secret|token|password|passwd|api[_-]?key|signing[_-]?key|private[_-]?key",
                     re.IGNORECASE)
@@ -216,7 +215,7 @@ def _load_calendar(path: Path, loaded: Loaded) -> None:
     source = _read(path, loaded)
     if source is None:
         return
-    if not KEY.fullmatch(path.stem):
+    if not definitions.KEY.fullmatch(path.stem):
         loaded.issues.append(Issue(IssueCode.BAD_ID, f"'{path.stem}' is not a calendar key "
                                    "(lower case letters, digits, _ and -)", "", str(path), 1, 1))
     else:

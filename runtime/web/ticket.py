@@ -59,7 +59,7 @@ class Page:
     open_form: str | None = None
     conflict: str | None = None
     refused: dict[str, str] = field(default_factory=dict)
-    sla: Any = None  # the SLA clocks, once the SLA service exposes them on the view
+    sla: Any = None  # the SLA clocks (staff only; the view leaves them empty otherwise)
 
 
 def _files(ticket: tickets.TicketView, timeline: list[tickets.TimelineEntry]
@@ -102,7 +102,7 @@ def gather(number: str, *, open_form: str | None = None,
         can_supervise=policy.can_supervise(actor), is_staff=actor.is_staff,
         survey_waiting=surveys.waiting(db, service, number),
         files=_files(view, timeline), open_form=open_form,
-        sla=getattr(view, "sla", None), ticket_type=edit.ticket_type,
+        sla=view.sla, ticket_type=edit.ticket_type,
     )
     if page.can_transfer:
         page.staff = directory.list_users(db, service)
@@ -374,7 +374,7 @@ def preview(public_id: str) -> Response:
 def people() -> Response:
     """Colleagues whose user name or name starts with `q` (the @mention completion)."""
     service = ui_request()
-    if not service.actor.is_staff:
+    if not policy.can_list_users(service.actor):
         return jsonify({"items": []})
     prefix = request.args.get("q", "")[:50].lower()
     found = [{"username": user.username, "name": user.display_name}

@@ -16,7 +16,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from runtime import policy
-from runtime.services import definitions, directory, tickets, workspace
+from runtime.services import definitions, directory, sla, tickets, workspace
 from runtime.services.errors import Conflict, Invalid, ServiceError
 from runtime.web.common import error_text, flash_error, is_htmx, ui_request, version_from
 from runtime.web.context import runtime
@@ -189,23 +189,12 @@ def supervise() -> str:
     if not policy.can_supervise(service.actor):
         abort(404)
     db = runtime().db
-    breaches = _sla_breaches(service)
+    breaches = sla.at_risk(db, service)
     page = tickets.list_tickets(db, service, tickets.Filters(open=True), limit=50,
                                 order=tickets.Order.OLDEST)
     return render_template("supervise.html", loads=workspace.agent_load(db, service),
                            breaches=breaches, tickets=page.items,
                            staff=directory.list_users(db, service))
-
-
-def _sla_breaches(service: Any) -> list[Any] | None:
-    """Breached and nearly breached tickets, when an SLA service provides them (None: SLA
-    is not set up in this installation yet, and the page says so)."""
-    try:
-        from runtime.services import sla  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    finder = getattr(sla, "at_risk", None)
-    return list(finder(runtime().db, service)) if finder is not None else None
 
 
 @bp.post("/supervise/reassign")

@@ -63,3 +63,9 @@ def test_bad_calendars_are_refused(api: Api, user: str, key: str, source: str, s
 
 def test_an_unknown_calendar_is_a_404(api: Api) -> None:
     assert api.get("/calendars/nowhere", "wang").status_code == 404
+
+
+@pytest.mark.parametrize("key", ["..%2F..%2Fetc%2Fpasswd", "x" * 300, "%00"],
+                         ids=["a path", "a long key", "a NUL"])
+def test_a_key_that_is_not_a_calendar_never_reaches_the_files(api: Api, key: str) -> None:
+    assert api.get(f"/calendars/{key}", "wang").status_code == 404
