@@ -28,7 +28,7 @@ from sqlalchemy import select, update
 
 from runtime import policy
 from runtime.context import Request
-from runtime.db import Database
+from runtime.db import Database, without_jit
 from runtime.delivery.result import Result, Verdict
 from runtime.models import Channel, EventKind, OutboxMessage, OutboxState, Ticket, Webhook
 from runtime.services.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -79,6 +79,7 @@ def claim(db: Database, *, now: datetime, owner: str, lease: timedelta = DEFAULT
         (OutboxMessage.state == str(OutboxState.SENDING))
         & (OutboxMessage.lease_expires_at <= now))
     with db.write() as session:
+        without_jit(session)  # the same misestimate as the timers' claim
         rows = session.scalars(
             select(OutboxMessage).where(due, OutboxMessage.channel.in_(wanted))
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)

@@ -33,12 +33,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from runtime.db import Database
+from runtime.db import Database, without_jit
 from runtime.models import Event, EventKind, Timer, TimerKind, TimerState
 from runtime.services.events import record_system
 
@@ -193,12 +193,7 @@ def claim_due(db: Database, *, now: datetime, owner: str, lease: timedelta = DEF
     due = ((Timer.state == str(TimerState.PENDING)) & (Timer.due_at <= now)) | (
         (Timer.state == str(TimerState.LEASED)) & (Timer.lease_expires_at <= now))
     with db.write() as session:
-        if session.get_bind().dialect.name == "postgresql":
-            # Pending timers are in the future and fired ones in the past, so the planner,
-            # taking state and due_at as independent, expects a third of the table to be
-            # due: with a million open tickets that estimate crosses `jit_above_cost` and
-            # each claim spent more compiling than running (bench/sla.py, 0.3 s per batch).
-            session.execute(text("SET LOCAL jit = off"))
+        without_jit(session)
         rows = session.execute(
             select(Timer.id, Timer.kind, Timer.key, Timer.due_at)
             .where(due, Timer.kind.in_(wanted))
