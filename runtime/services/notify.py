@@ -15,11 +15,12 @@ e-mail holds only the fields its reader may see; a webhook only what needs no ro
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, insert, select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy import Select, bindparam, insert, select
+from sqlalchemy.orm import Session
 
 from engine.model import FieldType, TicketType
 from runtime import policy
@@ -116,21 +117,56 @@ def ticket_context(ticket: TicketLike, ticket_type: TicketType, roles: frozenset
     return context
 
 
-def _actor(session: Session, user: User) -> Actor:
-    """The policy's view of a recipient, their teams read with one small query (loading
-    the `teams` relationship costs several times more on this hot path)."""
+@dataclass(frozen=True)
+class Recipient:
+    """Who a notice goes to: what `tell` needs of a user, read as plain columns with
+    their teams in one query (loading ORM users with their `teams` relationship cost
+    several times more on the hot path of ticket creation)."""
+
+    id: int
+    username: str
+    email: str | None
+    language: str
+    active: bool
+    actor: Actor  # the policy's view: what of a ticket they may read
+
+
+def _recipient_of(session: Session, user: User) -> Recipient:
+    """A user already loaded as an ORM row, as a recipient (their teams: one query)."""
     from runtime.services.accounts import actor_for
 
-    return actor_for(user, session.connection().execute(_TEAMS_OF, {"user": user.id}).scalars())
+    teams = session.connection().execute(_TEAMS_OF, {"user": user.id}).scalars()
+    return Recipient(user.id, user.username, user.email, user.language, user.active,
+                     actor_for(user, teams))
 
 
 _TEAMS_OF = select(Membership.team_id).where(Membership.user_id == bindparam("user"))
 
 
+def _recipients(session: Session, statement: Select[Any], params: Mapping[str, Any]
+                ) -> list[Recipient]:
+    """The recipients a `_RECIPIENTS`-shaped query finds: one row per user and team."""
+    found: dict[int, tuple[Any, set[int]]] = {}
+    for row in session.connection().execute(statement, params):
+        entry = found.setdefault(row.id, (row, set()))
+        if row.team_id is not None:
+            entry[1].add(row.team_id)
+    return [Recipient(row.id, row.username, row.email, row.language, row.active,
+                      Actor(row.id, row.username, Role(row.role), frozenset(teams),
+                            row.language))
+            for row, teams in found.values()]
+
+
+_ALL_TEAMS = Membership.__table__.alias("all_teams")
+_RECIPIENTS = (select(User.id, User.username, User.email, User.language, User.active,
+                      User.role, _ALL_TEAMS.c.team_id)
+               .outerjoin(_ALL_TEAMS, _ALL_TEAMS.c.user_id == User.id).order_by(User.id))
+
+
 # --- telling people ------------------------------------------------------------------
 
 
-def tell(session: Session, user: User, kind: NoticeKind, *, now: datetime,
+def tell(session: Session, user: Recipient | User, kind: NoticeKind, *, now: datetime,
          ticket: TicketLike | None = None, ticket_type: TicketType | None = None,
          event_id: int | None = None, params: Mapping[str, Any] | None = None,
          email: bool = True, survey: bool = False) -> int | None:
@@ -140,12 +176,14 @@ def tell(session: Session, user: User, kind: NoticeKind, *, now: datetime,
     Returns the inbox entry's id (None: the user is disabled or may not see the ticket)."""
     if not user.active:
         return None
+    if isinstance(user, User):
+        user = _recipient_of(session, user)
     language = messages.language_of(user.language)
     full: dict[str, Any] = dict(params or {})
     if full.get("detail"):
         full["detail"] = str(full["detail"])[:MAX_DETAIL]
     if ticket is not None and ticket_type is not None:
-        roles = policy.ticket_roles(_actor(session, user), ticket)  # type: ignore[arg-type]
+        roles = policy.ticket_roles(user.actor, ticket)  # type: ignore[arg-type]
         if not roles:
             return None
         full["ticket"] = ticket_context(ticket, ticket_type, roles, language,
@@ -192,28 +230,27 @@ def _display_name(session: Session, user_id: int | None) -> str:
     return (row.display_name or row.username) if row else "ticketflow"
 
 
-def _users_named(session: Session, names: Iterable[str]) -> list[User]:
+def _users_named(session: Session, names: Iterable[str]) -> list[Recipient]:
     wanted = sorted(set(names))
     if not wanted:
         return []
-    return list(session.scalars(_USERS_NAMED, {"names": wanted}))
+    return _recipients(session, _NAMED, {"names": wanted})
 
 
-# Built once: notices go out on the hot path of ticket changes. Their teams are read by
-# `_actor` when needed, not loaded with them.
-_USERS_NAMED = (select(User).where(User.username.in_(bindparam("names", expanding=True)))
-                .order_by(User.id).options(lazyload(User.teams)))
+# Built once: notices go out on the hot path of ticket changes.
+_NAMED = _RECIPIENTS.where(User.username.in_(bindparam("names", expanding=True)))
+_IN_TEAM = Membership.__table__.alias("in_team")
+_TEAM_STAFF = (_RECIPIENTS.join(_IN_TEAM, _IN_TEAM.c.user_id == User.id)
+               .where(_IN_TEAM.c.team_id == bindparam("team"), User.active.is_(True),
+                      User.role.in_(bindparam("roles", expanding=True))))
 
 
 def team_staff(session: Session, team_id: int,
-               roles: Iterable[Role] = (Role.AGENT, Role.SUPERVISOR)) -> list[User]:
+               roles: Iterable[Role] = (Role.AGENT, Role.SUPERVISOR)) -> list[Recipient]:
     """The active members of a team with one of `roles` (by default whom a team-wide
     notice reaches; `roles=(Role.SUPERVISOR,)` for an escalation)."""
-    wanted = [str(role) for role in roles]
-    return list(session.scalars(
-        select(User).join(Membership, Membership.user_id == User.id)
-        .where(Membership.team_id == team_id, User.active, User.role.in_(wanted))
-        .order_by(User.id).options(lazyload(User.teams))))
+    return _recipients(session, _TEAM_STAFF,
+                       {"team": team_id, "roles": [str(role) for role in roles]})
 
 
 # --- the ticket services' hook ---------------------------------------------------------

@@ -19,7 +19,7 @@ Keys are `sla:<number>:<engine key>`; the timer's payload keeps the engine's tim
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -304,7 +304,7 @@ def _fire(session: Session, firing: timers.Firing) -> None:
             _escalate(session, ticket, ticket_type, by_index[index], firing, event.id)
 
 
-def _holders(session: Session, ticket: Ticket) -> list[User]:
+def _holders(session: Session, ticket: Ticket) -> list[User | notify.Recipient]:
     """Who holds a ticket: its assignee, else the staff of its team."""
     if ticket.assignee_id is not None:
         user = session.get(User, ticket.assignee_id)
@@ -314,11 +314,13 @@ def _holders(session: Session, ticket: Ticket) -> list[User]:
     return []
 
 
-def _people(session: Session, ticket: Ticket, roles: Iterable[str]) -> list[User]:
+def _people(session: Session, ticket: Ticket, roles: Iterable[str]
+            ) -> list[User | notify.Recipient]:
     """The users who hold these roles on the ticket. Roles a definition invents (e.g.
     production_manager) are held by the supervisors of the ticket's team."""
-    found: dict[int, User] = {}
+    found: dict[int, User | notify.Recipient] = {}
     for role in roles:
+        users: Sequence[User | notify.Recipient | None]
         if role == "assignee":
             users = [session.get(User, ticket.assignee_id)] if ticket.assignee_id else []
         elif role == "requester":
