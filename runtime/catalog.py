@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import URL, Connection, bindparam, select
+from sqlalchemy import URL, Connection, bindparam, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from engine.compile import compile_source
@@ -82,3 +82,27 @@ def latest_published(session: Session | Connection, key: str) -> Compiled:
     if version_id is None:
         raise NotFound(f"there is no ticket type '{key}'")
     return compiled_version(session, version_id)
+
+
+# RETURNING renders its columns unqualified, where a bare `id` would be the version's own:
+# the updated row's id is named in full.
+_NEWEST_OF_DEFINITION = (select(DefinitionVersion.id)
+                         .where(DefinitionVersion.definition_id
+                                == literal_column(f"{Definition.__tablename__}.id"),
+                                DefinitionVersion.status == VersionStatus.PUBLISHED)
+                         .order_by(DefinitionVersion.version.desc()).limit(1)
+                         .scalar_subquery())
+_TAKE_NUMBER = (update(Definition).where(Definition.key == bindparam("type_key"))
+                .values(next_number=Definition.next_number + 1)
+                .returning(Definition.next_number, _NEWEST_OF_DEFINITION))
+
+
+def take_number(connection: Connection, key: str) -> tuple[Compiled, int]:
+    """For a ticket being created: the newest published version of its type and the next
+    ticket number of that type, taken in one statement — an atomic increment, so
+    concurrent creators each get their own number (the row stays locked, on PostgreSQL,
+    until the caller's transaction ends; rolling it back gives the number back)."""
+    row = connection.execute(_TAKE_NUMBER, {"type_key": key}).first()
+    if row is None or row[1] is None:
+        raise NotFound(f"there is no ticket type '{key}'")
+    return compiled_version(connection, row[1]), row[0] - 1

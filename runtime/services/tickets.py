@@ -19,7 +19,7 @@ from enum import StrEnum
 from types import SimpleNamespace
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -29,11 +29,10 @@ from engine.forms import Decision, decide
 from engine.model import BUILTIN_ROLES, FieldType, TicketType
 from engine.sla import TicketTimes
 from runtime import policy
-from runtime.catalog import Compiled, compiled_version, latest_published
+from runtime.catalog import Compiled, compiled_version, take_number
 from runtime.context import Actor, Request
 from runtime.db import Database
 from runtime.models import (
-    Definition,
     Event,
     EventKind,
     Role,
@@ -277,13 +276,6 @@ def _title(ticket_type: TicketType, values: Mapping[str, Any], number: str) -> s
     return number
 
 
-def _next_number(connection: Connection, definition_id: int, prefix: str) -> str:
-    # An atomic increment: concurrent creators each get their own number.
-    number = connection.execute(
-        _NEXT_NUMBER, {"definition": definition_id}).scalar_one() - 1
-    return f"{prefix}-{number:06d}"
-
-
 def _creation_transition(ticket_type: TicketType, roles: frozenset[str],
                          transition: str | None) -> str | None:
     if transition != AUTO:
@@ -309,14 +301,16 @@ def create(
     `within` runs with the new ticket's view before the transaction commits, for a
     caller whose own record must commit with the ticket (an idempotent answer).
 
-    The hot path of intake, so it writes with three Core statements (counter, ticket,
-    event) in one transaction instead of going through the ORM's unit of work.
+    The hot path of intake, so it writes with prepared Core statements (number, ticket,
+    events, routing, timers, notices) in one transaction instead of going through the
+    ORM's unit of work; docs/performance.md has what each part costs.
     """
     if not isinstance(values, dict):
         raise BadRequest("the ticket's values must be an object of field values")
     with db.write() as session:
         connection = session.connection()
-        compiled = latest_published(connection, ticket_type_key)
+        # Taken first, in one statement with the version; a refusal below rolls it back.
+        compiled, sequence = take_number(connection, ticket_type_key)
         ticket_type = compiled.ticket_type
         requester_id, requester_name = _requester(session, request, requester)
         roles = policy.creator_roles(request.actor)
@@ -332,7 +326,7 @@ def create(
         if decision.problems or files.problems:
             raise Invalid("the ticket has problems; nothing was created",
                           details=files.problems + _problems(decision))
-        number = _next_number(connection, compiled.definition_id, ticket_type.number_prefix)
+        number = f"{ticket_type.number_prefix}-{sequence:06d}"
         state = decision.target_state or ticket_type.initial_state.id
         data = dict(decision.values)
         routed = routing.route_ticket(connection, ticket_type, data, request.now)
@@ -376,9 +370,6 @@ def create(
 
 # Statements built once: executing them with parameters skips building and cache-keying
 # a new statement (with every value inside it) for each ticket.
-_NEXT_NUMBER = (update(Definition).where(Definition.id == bindparam("definition"))
-                .values(next_number=Definition.next_number + 1)
-                .returning(Definition.next_number))
 _INSERT_TICKET = insert(Ticket).returning(Ticket.id)
 _INSERT_EVENT = insert(Event).returning(Event.id)
 
