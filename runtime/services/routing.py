@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, func, literal_column, null, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.assignment import (
@@ -60,8 +60,6 @@ class Routed:
         return data
 
 
-_TEAM = (select(Team.id, User.username.label("lead"))
-         .outerjoin(User, User.id == Team.lead_id).where(Team.key == bindparam("key")))
 _OPEN = (select(func.count()).where(Ticket.assignee_id == User.id, Ticket.closed_at.is_(None))
          .correlate(User).scalar_subquery())
 _MEMBERS = (
@@ -105,26 +103,37 @@ def candidates(connection: Connection, ticket_type: TicketType, rule: Assignment
     return found, {member.username: member.id for member in members}
 
 
-def _upsert_pointer(dialect: str) -> Any:
+def _lock_team(dialect: str) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(TeamRotation).values(team_id=bindparam("team"), last_user_id=None,
-                                            updated_at=bindparam("now"))
+    # RETURNING renders its columns unqualified (SQLite): the row's own team is named in
+    # full, and no join leaves a bare `id` ambiguous.
+    lead_id = (select(Team.lead_id)
+               .where(Team.id == literal_column(f"{TeamRotation.__tablename__}.team_id"))
+               .scalar_subquery())
+    lead = select(User.username).where(User.id == lead_id).scalar_subquery()
+    statement = insert(TeamRotation).from_select(
+        ["team_id", "last_user_id", "updated_at"],
+        select(Team.id, null(), bindparam("now", type_=TeamRotation.updated_at.type))
+        .where(Team.key == bindparam("team_key")))
     # A no-op update of an existing row: it returns the pointer and, on PostgreSQL,
     # holds the row's lock until the ticket's transaction ends.
     return statement.on_conflict_do_update(
         index_elements=["team_id"], set_={"team_id": statement.excluded.team_id},
-    ).returning(TeamRotation.last_user_id)
+    ).returning(TeamRotation.team_id, TeamRotation.last_user_id, lead.label("lead"))
 
 
-_UPSERT_POINTER = {dialect: _upsert_pointer(dialect) for dialect in ("postgresql", "sqlite")}
+_LOCK_TEAM = {dialect: _lock_team(dialect) for dialect in ("postgresql", "sqlite")}
 _MOVE_POINTER = (update(TeamRotation).where(TeamRotation.team_id == bindparam("team"))
                  .values(last_user_id=bindparam("winner"), updated_at=bindparam("now")))
 
 
-def _lock_pointer(connection: Connection, team_id: int, now: datetime) -> int | None:
-    """The team's round-robin pointer (a user id), its row locked for this transaction."""
-    return connection.execute(_UPSERT_POINTER[connection.dialect.name],
-                              {"team": team_id, "now": now}).scalar()
+def _lock_team_pointer(connection: Connection, key: str, now: datetime) -> Any:
+    """The team named `key` (None when the installation lacks it) as one row: its id, its
+    lead's user name and its round-robin pointer (the user picked last), the pointer's
+    row created when missing and locked for the rest of this transaction — one
+    statement on the hot path of creation."""
+    return connection.execute(_LOCK_TEAM[connection.dialect.name],
+                              {"team_key": key, "now": now}).first()
 
 
 def route_ticket(connection: Connection, ticket_type: TicketType, values: Mapping[str, Any],
@@ -136,7 +145,7 @@ def route_ticket(connection: Connection, ticket_type: TicketType, values: Mappin
     rule, checks = route(ticket_type, values)
     if rule is None:
         return Routed(AssignmentDecision(Outcome.UNROUTED, rules_checked=checks), None, None)
-    team = connection.execute(_TEAM, {"key": rule.team}).first()
+    team = _lock_team_pointer(connection, rule.team, now)
     if team is None:
         # The definition names a team this installation lacks: the ticket stays unrouted
         # (visible to all staff) and the timeline says why.
@@ -144,8 +153,8 @@ def route_ticket(connection: Connection, ticket_type: TicketType, values: Mappin
                                       rule_pointer=rule.pointer, team=rule.team,
                                       strategy=rule.strategy, rules_checked=checks)
         return Routed(decision, None, None, missing_team=rule.team)
-    last = _lock_pointer(connection, team.id, now)
-    people, ids = candidates(connection, ticket_type, rule, team.id, now)
+    last = team.last_user_id
+    people, ids = candidates(connection, ticket_type, rule, team.team_id, now)
     # The pointer names the agent picked last; one who left the team leaves no gap.
     pointer = next((name for name, user_id in ids.items() if user_id == last), None)
     if pointer is None and last is not None:
@@ -153,8 +162,8 @@ def route_ticket(connection: Connection, ticket_type: TicketType, values: Mappin
     decision = replace(assign(rule, values, people, pointer), rules_checked=checks)
     winner = ids.get(decision.winner) if decision.winner else None
     if winner is not None:
-        connection.execute(_MOVE_POINTER, {"team": team.id, "winner": winner, "now": now})
-    return Routed(decision, team.id, winner, lead=team.lead)
+        connection.execute(_MOVE_POINTER, {"team": team.team_id, "winner": winner, "now": now})
+    return Routed(decision, team.team_id, winner, lead=team.lead)
 
 
 def refusal_to_claim(connection: Connection, ticket_type: TicketType,
