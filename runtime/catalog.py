@@ -19,6 +19,7 @@ from engine.compile import compile_source
 from engine.model import TicketType
 from engine.source import parse_text
 from runtime.models import Definition, DefinitionVersion, VersionStatus
+from runtime.prepared import Prepared
 from runtime.services.errors import NotFound
 
 
@@ -92,7 +93,7 @@ _NEWEST_OF_DEFINITION = (select(DefinitionVersion.id)
                                 DefinitionVersion.status == VersionStatus.PUBLISHED)
                          .order_by(DefinitionVersion.version.desc()).limit(1)
                          .scalar_subquery())
-_TAKE_NUMBER = (update(Definition).where(Definition.key == bindparam("type_key"))
+_TAKE_NUMBER = Prepared(update(Definition).where(Definition.key == bindparam("type_key"))
                 .values(next_number=Definition.next_number + 1)
                 .returning(Definition.next_number, _NEWEST_OF_DEFINITION))
 
@@ -102,7 +103,7 @@ def take_number(connection: Connection, key: str) -> tuple[Compiled, int]:
     ticket number of that type, taken in one statement — an atomic increment, so
     concurrent creators each get their own number (the row stays locked, on PostgreSQL,
     until the caller's transaction ends; rolling it back gives the number back)."""
-    row = connection.execute(_TAKE_NUMBER, {"type_key": key}).first()
+    row = _TAKE_NUMBER.first(connection, {"type_key": key})
     if row is None or row[1] is None:
         raise NotFound(f"there is no ticket type '{key}'")
     return compiled_version(connection, row[1]), row[0] - 1

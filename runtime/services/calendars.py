@@ -24,6 +24,7 @@ from runtime import policy
 from runtime.context import Request
 from runtime.db import Database
 from runtime.models import ConfigDocument, ConfigKind, EventKind
+from runtime.prepared import Prepared
 from runtime.services import configuration
 from runtime.services.errors import Forbidden, Invalid, NotFound
 from runtime.services.events import record
@@ -56,13 +57,14 @@ def _compiled(source: str, key: str) -> BusinessCalendar:
     return loads_calendar(source, f"{key}.yaml")
 
 
-_STORED = select(ConfigDocument.source).where(ConfigDocument.kind == str(ConfigKind.CALENDAR),
-                                              ConfigDocument.key == bindparam("key"))
+_STORED = Prepared(select(ConfigDocument.source)
+                   .where(ConfigDocument.kind == str(ConfigKind.CALENDAR),
+                          ConfigDocument.key == bindparam("key")))
 
 
 def calendar_for(executor: Session | Connection, key: str) -> BusinessCalendar:
     """The calendar named `key`: a stored document, else a bundled one (404 if none)."""
-    source = executor.execute(_STORED, {"key": key}).scalar()
+    source = _STORED.scalar(executor, {"key": key})
     if source is not None:
         return _compiled(source, key)
     found = bundled().get(key)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Select, bindparam, insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from engine.model import FieldType, TicketType
@@ -39,6 +39,7 @@ from runtime.models import (
     User,
     Webhook,
 )
+from runtime.prepared import Prepared
 
 MAX_DETAIL = 2_000  # characters of a comment or note quoted in a message
 MAX_INBOX_DETAIL = 500
@@ -64,7 +65,7 @@ def enqueue(session: Session, *, channel: Channel, recipient: str, payload: dict
             state: OutboxState = OutboxState.PENDING) -> None:
     """Add one message to the outbox, in the caller's transaction (a prepared Core
     insert: ticket changes queue their messages on their hot path)."""
-    session.connection().execute(_INSERT_OUTBOX, {
+    _INSERT_OUTBOX.execute(session, {
         "channel": str(channel), "recipient": recipient[:254], "subject": subject,
         "payload": payload, "language": messages.language_of(language), "state": str(state),
         "attempts": 0, "next_attempt_at": now, "ticket_id": ticket_id,
@@ -72,7 +73,7 @@ def enqueue(session: Session, *, channel: Channel, recipient: str, payload: dict
         "sent_at": now if state is OutboxState.SENT else None})
 
 
-_INSERT_OUTBOX = insert(OutboxMessage)
+_INSERT_OUTBOX = Prepared(insert(OutboxMessage))
 
 
 # --- what a recipient may read about a ticket ----------------------------------------
@@ -143,11 +144,11 @@ def _recipient_of(session: Session, user: User) -> Recipient:
 _TEAMS_OF = select(Membership.team_id).where(Membership.user_id == bindparam("user"))
 
 
-def _recipients(session: Session, statement: Select[Any], params: Mapping[str, Any]
-                ) -> list[Recipient]:
-    """The recipients a `_RECIPIENTS`-shaped query finds: one row per user and team."""
+def _recipients(rows: Iterable[Any]) -> list[Recipient]:
+    """The recipients in the rows of a `_RECIPIENTS`-shaped query: one row per user and
+    team."""
     found: dict[int, tuple[Any, set[int]]] = {}
-    for row in session.connection().execute(statement, params):
+    for row in rows:
         entry = found.setdefault(row.id, (row, set()))
         if row.team_id is not None:
             entry[1].add(row.team_id)
@@ -191,9 +192,9 @@ def tell(session: Session, user: Recipient | User, kind: NoticeKind, *, now: dat
     title = messages.title(kind, language, full)
     ticket_id = ticket.id if ticket is not None else None
     # A prepared Core insert: telling people is on the hot path of ticket changes.
-    inbox_id = session.connection().execute(_INSERT_NOTIFICATION, {
+    inbox_id = _INSERT_NOTIFICATION.scalar(session, {
         "user_id": user.id, "ticket_id": ticket_id, "event_id": event_id, "kind": str(kind),
-        "title": title, "data": _inbox_data(full), "created_at": now}).scalar_one()
+        "title": title, "data": _inbox_data(full), "created_at": now})
     enqueue(session, channel=Channel.INBOX, recipient=user.username, subject=title,
             payload={"notification": inbox_id}, now=now, language=language,
             ticket_id=ticket_id, caused_by=event_id, state=OutboxState.SENT)
@@ -207,7 +208,7 @@ def tell(session: Session, user: Recipient | User, kind: NoticeKind, *, now: dat
     return inbox_id
 
 
-_INSERT_NOTIFICATION = insert(Notification).returning(Notification.id)
+_INSERT_NOTIFICATION = Prepared(insert(Notification).returning(Notification.id))
 
 
 def _inbox_data(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -232,13 +233,14 @@ def _display_name(session: Session, user_id: int | None) -> str:
 
 def _users_named(session: Session, names: Iterable[str]) -> list[Recipient]:
     wanted = sorted(set(names))
-    if not wanted:
-        return []
-    return _recipients(session, _NAMED, {"names": wanted})
+    if len(wanted) == 1:  # the common case (a routing winner, a team lead): prepared
+        return _recipients(_NAMED_ONE.rows(session, {"name": wanted[0]}))
+    return _recipients(session.connection().execute(_NAMED, {"names": wanted})) if wanted else []
 
 
 # Built once: notices go out on the hot path of ticket changes.
 _NAMED = _RECIPIENTS.where(User.username.in_(bindparam("names", expanding=True)))
+_NAMED_ONE = Prepared(_RECIPIENTS.where(User.username == bindparam("name")))
 _IN_TEAM = Membership.__table__.alias("in_team")
 _TEAM_STAFF = (_RECIPIENTS.join(_IN_TEAM, _IN_TEAM.c.user_id == User.id)
                .where(_IN_TEAM.c.team_id == bindparam("team"), User.active.is_(True),
@@ -249,8 +251,8 @@ def team_staff(session: Session, team_id: int,
                roles: Iterable[Role] = (Role.AGENT, Role.SUPERVISOR)) -> list[Recipient]:
     """The active members of a team with one of `roles` (by default whom a team-wide
     notice reaches; `roles=(Role.SUPERVISOR,)` for an escalation)."""
-    return _recipients(session, _TEAM_STAFF,
-                       {"team": team_id, "roles": [str(role) for role in roles]})
+    return _recipients(session.connection().execute(
+        _TEAM_STAFF, {"team": team_id, "roles": [str(role) for role in roles]}))
 
 
 # --- the ticket services' hook ---------------------------------------------------------
@@ -379,14 +381,14 @@ def _subscribed(session: Session, kind: str) -> list[Webhook]:
     hooks = session.info.get(_HOOKS)
     if hooks is None:
         # Most installations have no webhooks: a one-row probe costs less than loading.
-        any_active = session.connection().execute(_ANY_ACTIVE).first() is not None
+        any_active = _ANY_ACTIVE.first(session, {}) is not None
         hooks = session.info[_HOOKS] = list(session.scalars(
             select(Webhook).where(Webhook.active).order_by(Webhook.id))) if any_active else []
     return [hook for hook in hooks if not hook.events or kind in hook.events]
 
 
 _HOOKS = "ticketflow.active_webhooks"
-_ANY_ACTIVE = select(Webhook.id).where(Webhook.active).limit(1)
+_ANY_ACTIVE = Prepared(select(Webhook.id).where(Webhook.active).limit(1))
 
 
 def publish(session: Session, *, kind: str, event_id: int | None, actor: str,

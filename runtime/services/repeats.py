@@ -27,6 +27,7 @@ from engine.duplicates import (
 from engine.model import TicketType
 from engine.values import normalize
 from runtime.models import Ticket
+from runtime.prepared import Prepared
 
 MAX_CANDIDATES = 20
 
@@ -39,7 +40,7 @@ class Repeat:
     key: str | None = None
 
 
-_EARLIER = (select(Ticket.number, Ticket.created_at, Ticket.data)
+_EARLIER = Prepared(select(Ticket.number, Ticket.created_at, Ticket.data)
             .where(Ticket.repeat_key == bindparam("digest"),
                    Ticket.created_at >= bindparam("since"), Ticket.created_at <= bindparam("now"))
             .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(MAX_CANDIDATES))
@@ -56,7 +57,7 @@ def check(session: Session, ticket_type: TicketType, submitted: Mapping[str, Any
     if key is None:
         return Repeat()
     digest = key_digest(ticket_type.id, spec, key)
-    rows = session.connection().execute(_EARLIER, {
-        "digest": digest, "since": window_start(spec, now), "now": now}).all()
+    rows = _EARLIER.rows(session, {
+        "digest": digest, "since": window_start(spec, now), "now": now})
     earlier = [Earlier(number, created_at, data) for number, created_at, data in rows]
     return Repeat(preset(spec, find_repeat(spec, values, now, earlier)), digest)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, literal_column, null, select, update
+from sqlalchemy import Connection, bindparam, func, literal_column, null, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.assignment import (
@@ -33,6 +33,7 @@ from engine.assignment import (
 )
 from engine.model import AssignmentRule, Strategy, TicketType
 from runtime.models import Membership, Role, Team, TeamRotation, Ticket, User
+from runtime.prepared import Prepared
 from runtime.services.agents import compiled_schedule
 
 STAFF_ROLES = (str(Role.AGENT), str(Role.SUPERVISOR))
@@ -62,12 +63,13 @@ class Routed:
 
 _OPEN = (select(func.count()).where(Ticket.assignee_id == User.id, Ticket.closed_at.is_(None))
          .correlate(User).scalar_subquery())
-_MEMBERS = (
+_MEMBERS = Prepared(
     select(User.id, User.username, User.skills, User.capacity, User.schedule, User.away,
            _OPEN.label("open_tickets"))
     .join(Membership, Membership.user_id == User.id)
     .where(Membership.team_id == bindparam("team"), User.active.is_(True),
-           User.role.in_(STAFF_ROLES)))
+           # Not `in_`: a prepared statement's SQL cannot depend on a list's length.
+           or_(*(User.role == role for role in STAFF_ROLES))))
 
 
 def _open_by_priority(connection: Connection, field: str, agents: list[int]
@@ -87,7 +89,7 @@ def _open_by_priority(connection: Connection, field: str, agents: list[int]
 def candidates(connection: Connection, ticket_type: TicketType, rule: AssignmentRule,
                team_id: int, now: datetime) -> tuple[list[Candidate], dict[str, int]]:
     """The team's agents as the engine sees them now, and their ids by user name."""
-    members = connection.execute(_MEMBERS, {"team": team_id}).all()
+    members = _MEMBERS.rows(connection, {"team": team_id})
     ids = [member.id for member in members]
     weighted = (_open_by_priority(connection, ticket_type.priority_field, ids)
                 if ids and rule.weight_by_priority and ticket_type.priority_field else {})
@@ -122,8 +124,8 @@ def _lock_team(dialect: str) -> Any:
     ).returning(TeamRotation.team_id, TeamRotation.last_user_id, lead.label("lead"))
 
 
-_LOCK_TEAM = {dialect: _lock_team(dialect) for dialect in ("postgresql", "sqlite")}
-_MOVE_POINTER = (update(TeamRotation).where(TeamRotation.team_id == bindparam("team"))
+_LOCK_TEAM = {dialect: Prepared(_lock_team(dialect)) for dialect in ("postgresql", "sqlite")}
+_MOVE_POINTER = Prepared(update(TeamRotation).where(TeamRotation.team_id == bindparam("team"))
                  .values(last_user_id=bindparam("winner"), updated_at=bindparam("now")))
 
 
@@ -132,8 +134,7 @@ def _lock_team_pointer(connection: Connection, key: str, now: datetime) -> Any:
     lead's user name and its round-robin pointer (the user picked last), the pointer's
     row created when missing and locked for the rest of this transaction — one
     statement on the hot path of creation."""
-    return connection.execute(_LOCK_TEAM[connection.dialect.name],
-                              {"team_key": key, "now": now}).first()
+    return _LOCK_TEAM[connection.dialect.name].first(connection, {"team_key": key, "now": now})
 
 
 def route_ticket(connection: Connection, ticket_type: TicketType, values: Mapping[str, Any],
@@ -162,7 +163,7 @@ def route_ticket(connection: Connection, ticket_type: TicketType, values: Mappin
     decision = replace(assign(rule, values, people, pointer), rules_checked=checks)
     winner = ids.get(decision.winner) if decision.winner else None
     if winner is not None:
-        connection.execute(_MOVE_POINTER, {"team": team.team_id, "winner": winner, "now": now})
+        _MOVE_POINTER.execute(connection, {"team": team.team_id, "winner": winner, "now": now})
     return Routed(decision, team.team_id, winner, lead=team.lead)
 
 

@@ -47,6 +47,7 @@ from runtime.models import (
     TimerState,
     User,
 )
+from runtime.prepared import Prepared
 from runtime.services import notify, timers
 from runtime.services.calendars import calendar_for
 from runtime.services.errors import NotFound, ServiceError
@@ -119,13 +120,14 @@ def schedule_new(connection: Connection, ticket_id: int, computed: Computed,
     """The timers of a ticket created in this transaction: it has none yet, so one
     insert of them all (the creation hot path skips `timers.sync`'s lookups)."""
     if computed.planned:
-        connection.execute(insert(Timer), [
+        _INSERT_TIMER.execute_many(connection, [
             {"ticket_id": ticket_id, "kind": str(item.kind), "key": item.key,
              "due_at": item.due_at, "payload": item.payload,
              "state": str(TimerState.PENDING), "attempts": 0, "created_at": now}
             for item in computed.planned])
 
 
+_INSERT_TIMER = Prepared(insert(Timer))
 _HISTORY = (select(Event.kind, Event.at, Event.data)
             .where(Event.ticket_id == bindparam("ticket"),
                    Event.kind.in_([str(kind) for kind in STATE_CHANGES]))

@@ -41,6 +41,7 @@ from runtime.models import (
     Todo,
     User,
 )
+from runtime.prepared import Prepared
 from runtime.services import attachments as attachment_service
 from runtime.services import notify, repeats, routing, sla, surveys
 from runtime.services.errors import (
@@ -240,9 +241,9 @@ def _ticket_event(session: Session, request: Request, ticket: Ticket, ticket_typ
                   kind: EventKind, data: dict[str, Any], *, actor_id: int | None) -> None:
     """Record an event of a ticket just created (a prepared Core insert: the hot path)
     and queue what it tells people and webhooks, in the same transaction."""
-    event_id = session.connection().execute(_INSERT_EVENT, {
+    event_id = _INSERT_EVENT.scalar(session, {
         "ticket_id": ticket.id, "kind": str(kind), "actor_id": actor_id, "at": request.now,
-        "client_address": request.address, "data": data}).scalar_one()
+        "client_address": request.address, "data": data})
     notify.after_ticket_event(session, kind=kind, event_id=event_id, actor_id=actor_id,
                               data=data, ticket=ticket, ticket_type=ticket_type,
                               now=request.now)
@@ -347,7 +348,7 @@ def create(
         # The new row as plain attributes (what the policy and the view read), without
         # the ORM's bookkeeping for an object this transaction never changes again.
         ticket = cast(Ticket, SimpleNamespace(
-            id=connection.execute(_INSERT_TICKET, columns).scalar_one(), **columns))
+            id=_INSERT_TICKET.scalar(connection, columns), **columns))
         attachment_service.link(session, files.ids, ticket)
         sla.schedule_new(connection, ticket.id, clocks, request.now)
         created = {"values": data, "state": state, "transition": chosen,
@@ -370,8 +371,8 @@ def create(
 
 # Statements built once: executing them with parameters skips building and cache-keying
 # a new statement (with every value inside it) for each ticket.
-_INSERT_TICKET = insert(Ticket).returning(Ticket.id)
-_INSERT_EVENT = insert(Event).returning(Event.id)
+_INSERT_TICKET = Prepared(insert(Ticket).returning(Ticket.id))
+_INSERT_EVENT = Prepared(insert(Event).returning(Event.id))
 
 
 def _requester(session: Session, request: Request, username: str | None) -> tuple[int, str]:
