@@ -35,6 +35,7 @@ from runtime.models import (
     User,
     UserSession,
 )
+from runtime.prepared import Prepared
 from runtime.services.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
 from runtime.services.events import record
 
@@ -214,15 +215,16 @@ class Caller:
 # user belongs to (or one row with no team).
 _CALLER_COLUMNS = (User.id, User.username, User.role, User.language, User.display_name,
                    Membership.team_id)
-_SESSION_CALLER = (select(*_CALLER_COLUMNS).join(UserSession, UserSession.user_id == User.id)
-                   .outerjoin(Membership, Membership.user_id == User.id)
-                   .where(UserSession.id == bindparam("session_id"),
-                          UserSession.revoked_at.is_(None), User.active.is_(True)))
-_TOKEN_CALLER = (select(*_CALLER_COLUMNS, ApiToken.expires_at)
-                 .join(ApiToken, ApiToken.user_id == User.id)
-                 .outerjoin(Membership, Membership.user_id == User.id)
-                 .where(ApiToken.token_hash == bindparam("token_hash"),
-                        ApiToken.revoked_at.is_(None), User.active.is_(True)))
+_SESSION_CALLER = Prepared(
+    select(*_CALLER_COLUMNS).join(UserSession, UserSession.user_id == User.id)
+    .outerjoin(Membership, Membership.user_id == User.id)
+    .where(UserSession.id == bindparam("session_id"), UserSession.revoked_at.is_(None),
+           User.active.is_(True)))
+_TOKEN_CALLER = Prepared(
+    select(*_CALLER_COLUMNS, ApiToken.expires_at).join(ApiToken, ApiToken.user_id == User.id)
+    .outerjoin(Membership, Membership.user_id == User.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None),
+           User.active.is_(True)))
 
 
 def _caller(rows: list[Any]) -> Caller:
@@ -235,14 +237,14 @@ def _caller(rows: list[Any]) -> Caller:
 def caller_for_session(db: Database, session_id: str) -> Caller | None:
     """The active user behind a live browser session, or None."""
     with db.connect() as connection:
-        rows = connection.execute(_SESSION_CALLER, {"session_id": session_id}).all()
+        rows = _SESSION_CALLER.rows(connection, {"session_id": session_id})
     return _caller(rows) if rows else None
 
 
 def caller_for_token(db: Database, token: str, now: datetime) -> Caller | None:
     """The active user an unexpired, unrevoked API token belongs to, or None."""
     with db.connect() as connection:
-        rows = connection.execute(_TOKEN_CALLER, {"token_hash": _token_hash(token)}).all()
+        rows = _TOKEN_CALLER.rows(connection, {"token_hash": _token_hash(token)})
     if not rows or (rows[0].expires_at is not None and rows[0].expires_at <= now):
         return None
     return _caller(rows)
