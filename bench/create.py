@@ -6,8 +6,9 @@ the hardware check) three ways and prints tickets per second:
 
 a. the service layer, `runtime.services.tickets.create`, in this process;
 b. real HTTP: `POST /api/v1/tickets` with a bearer token to `ticketflow serve` (gunicorn,
-   default 2 processes x 4 threads) started by this script on 127.0.0.1, first from one
-   keep-alive connection, then from several client threads at once;
+   1 process x 4 threads by default: issue 3's goals are for one process) started by
+   this script on 127.0.0.1, first from one keep-alive connection, then from several
+   client threads at once;
 c. the floor: the same rows the service wrote for a ticket — the number counter, the
    ticket with its SLA clocks, its `created` and `assigned` events, its SLA timers, the
    team's rotation pointer, the winner's inbox entry and its outbox record — written with
@@ -648,7 +649,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, help="tickets stored for listing (default 100000)")
     parser.add_argument("--runs", type=int, default=None, help="list runs for the median")
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
-    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server worker processes (issue 3's goals are for one)")
     parser.add_argument("--skip-pg", action="store_true", help="SQLite only")
     args = parser.parse_args(argv)
     args.n = max(args.clients, args.n or (100 if args.quick else 1000))
