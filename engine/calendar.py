@@ -36,6 +36,7 @@ DAY = 24 * 60
 # walking further would only hang the caller.
 MAX_IDLE_DAYS = 3 * 366
 _CACHE_LIMIT = 20_000
+_ZERO = timedelta(0)
 ALWAYS_ID = "24x7"
 
 
@@ -223,16 +224,22 @@ class BusinessCalendar:
         that close (Friday 18:00), not the next opening."""
         begin = aware(start).astimezone(UTC)
         amount = minutes if isinstance(minutes, timedelta) else timedelta(minutes=minutes)
-        remaining = amount
-        end = begin
-        if remaining > timedelta(0):
-            for lo, hi in self.intervals_from(begin):
-                if hi - lo >= remaining:
-                    end = lo + remaining
-                    break
-                remaining -= hi - lo
+        end = self.due_after(begin, amount)
         return end, BusinessSpan(begin, end, amount / timedelta(minutes=1),
                                  self.days_off_between(begin, end))
+
+    def due_after(self, start: datetime, amount: timedelta) -> datetime:
+        """The instant `amount` of business time after `start` (UTC): `add_business_time`
+        without the why, for callers that only need the instant (SLA timers, computed
+        for every ticket created)."""
+        remaining = amount
+        end = aware(start).astimezone(UTC)
+        if remaining > _ZERO:
+            for lo, hi in self.intervals_from(end):
+                if hi - lo >= remaining:
+                    return lo + remaining
+                remaining -= hi - lo
+        return end
 
     def business_time_between(self, a: datetime, b: datetime) -> timedelta:
         """Business time from `a` to `b` (zero when `b` is not after `a`)."""

@@ -365,7 +365,7 @@ def _reach(ticket_type: TicketType, calendar: BusinessCalendar, window: tuple[St
                 remaining -= available
                 counted.append(_counted(stretch, stretch.end, available))
                 continue
-        due, _ = calendar.add_business_time(stretch.start, remaining)
+        due = calendar.due_after(stretch.start, remaining)
         counted.append(_counted(stretch, due, remaining))
         return due, tuple(counted), timedelta(0)
     return None, tuple(counted), remaining
@@ -407,7 +407,8 @@ def _clock_timers(ticket_type: TicketType, calendar: BusinessCalendar,
         timers.append(Timer(kind, instant, f"{base}:{kind.value}", clock.kind, None, now))
         for step in steps:
             if step.on is trigger and step.after is not None:
-                later, _ = calendar.add_business_time(instant, calendar.minutes_of(step.after))
+                later = calendar.due_after(
+                    instant, timedelta(minutes=calendar.minutes_of(step.after)))
                 timers.append(Timer(TimerKind.ESCALATION, later,
                                     f"{base}:{kind.value}:escalate{step.index}", clock.kind,
                                     None, (step,)))
@@ -427,7 +428,7 @@ def _stuck_timers(ticket_type: TicketType, calendar: BusinessCalendar,
             continue
         if step.in_state is not None and step.in_state != current.state:
             continue
-        due, _ = calendar.add_business_time(current.start, calendar.minutes_of(step.after))
+        due = calendar.due_after(current.start, timedelta(minutes=calendar.minutes_of(step.after)))
         key = f"stuck:{current.state}@{current.start.isoformat()}:escalate{step.index}"
         timers.append(Timer(TimerKind.STUCK, due, key, None, current.state, (step,)))
     return timers
