@@ -60,6 +60,36 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+    # SQLite keeps instants as text. SQLAlchemy gets there in two steps (this decorator,
+    # then the dialect's formatting with a %-template and parsing with a regex); every
+    # ticket created binds about twenty instants, so on SQLite one step each way does it,
+    # with the very same text: `YYYY-MM-DD HH:MM:SS.ffffff`, naive UTC.
+
+    def bind_processor(self, dialect: Any) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def to_text(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return to_text
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def from_text(value: str | datetime | None) -> datetime | None:
+            if value is None:
+                return None
+            found = datetime.fromisoformat(value) if isinstance(value, str) else value
+            return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
+
+        return from_text
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)

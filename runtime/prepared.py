@@ -41,17 +41,18 @@ class _Compiled:
     sql: str
     positional: bool
     names: tuple[str, ...]  # the parameters the SQL takes, in order
-    processors: tuple[Processor, ...]  # one per name
+    processing: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, processor)
     fixed: dict[str, Any]  # values the statement carries itself (`next_number + 1`)
     results: tuple[Processor, ...]  # one per returned column
     row_type: Any  # a named tuple of the returned columns
 
     def parameters(self, params: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
-        values = []
-        for name, process in zip(self.names, self.processors, strict=True):
-            value = params[name] if name in params else self.fixed[name]
-            values.append(value if process is None or value is None else process(value))
-        return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
+        fixed = self.fixed
+        values = [params[name] if name in params else fixed[name] for name in self.names]
+        for index, process in self.processing:
+            if values[index] is not None:
+                values[index] = process(values[index])
+        return values if self.positional else dict(zip(self.names, values, strict=True))
 
     def row(self, raw: Sequence[Any]) -> Any:
         return self.row_type._make(
@@ -83,7 +84,9 @@ class Prepared:
             raise ValueError("a prepared statement takes no expanding IN parameters")
         order = (tuple(compiled.positiontup or ()) if dialect.positional
                  else tuple(binds))
-        processors = tuple(_bind_processor(binds[name].type, dialect) for name in order)
+        # Only the parameters with a processor are visited when values are bound.
+        processing = tuple((index, process) for index, process in enumerate(
+            _bind_processor(binds[name].type, dialect) for name in order) if process is not None)
         fixed = {name: binds[name].effective_value for name in order
                  if name not in names and not binds[name].required}
         missing = [name for name in order if name not in names and name not in fixed]
@@ -94,7 +97,7 @@ class Prepared:
                         for column in columns)
         row_type = namedtuple("Row", list(columns.keys()) if columns else [],  # type: ignore[misc]
                               rename=True)
-        return _Compiled(compiled.string, dialect.positional, order, processors, fixed,
+        return _Compiled(compiled.string, dialect.positional, order, processing, fixed,
                          results, row_type)
 
     def _run(self, executor: Session | Connection, rows: Sequence[Mapping[str, Any]],
