@@ -220,7 +220,7 @@ def running_server(url: str, instance: Path, workers: int) -> Iterator[int]:
     with log.open("wb") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "runtime.cli", "serve", "--host", "127.0.0.1", "--port",
-             str(port), "--workers", str(workers), "--no-access-log"],
+             str(port), "--workers", str(workers), "--no-access-log", *os.environ.get("SERVE_EXTRA", "").split()],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_until_listening(port, server, log)

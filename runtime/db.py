@@ -30,6 +30,10 @@ def make_engine(url: str, **options: Any) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
+        # LIFO: the connection used last is used next. Each SQLite connection has a page
+        # cache of its own that another connection's commit makes stale; handing out
+        # the least recently used one (the pool's default) made every request re-read.
+        options.setdefault("pool_use_lifo", True)
         engine = create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
                                "check_same_thread": False}, **options
