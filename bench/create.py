@@ -211,7 +211,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(url: str, instance: Path, workers: int) -> Iterator[int]:
+def running_server(url: str, instance: Path, workers: int, threads: int) -> Iterator[int]:
     """`ticketflow serve` on 127.0.0.1 in a child process; stopped on the way out."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "TICKETFLOW_INSTANCE": str(instance)}
@@ -220,7 +220,7 @@ def running_server(url: str, instance: Path, workers: int) -> Iterator[int]:
     with log.open("wb") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "runtime.cli", "serve", "--host", "127.0.0.1", "--port",
-             str(port), "--workers", str(workers), "--no-access-log", *os.environ.get("SERVE_EXTRA", "").split()],
+             str(port), "--workers", str(workers), "--threads", str(threads), "--no-access-log"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_until_listening(port, server, log)
@@ -291,10 +291,11 @@ def post_many(port: int, token: str, first: int, count: int, failures: list[str]
         client.close()
 
 
-def bench_http(setup: Setup, n: int, clients: int, workers: int, instance: Path,
+def bench_http(setup: Setup, n: int, clients: int, server: tuple[int, int], instance: Path,
                report: Report) -> None:
     token = accounts.create_token(setup.db, setup.request(), "bench").token
-    with running_server(setup.url, instance, workers) as port:
+    workers, server_threads = server
+    with running_server(setup.url, instance, workers, server_threads) as port:
         probe = Client(port, token)
         status, body = probe.create(0)
         probe.close()
@@ -317,8 +318,8 @@ def bench_http(setup: Setup, n: int, clients: int, workers: int, instance: Path,
             if failures:
                 report.note(f"b. HTTP with {threads} client(s) failed: {failures[0]}")
                 return
-            report.add(Result(setup.name, f"b. HTTP, {threads} client(s), {workers}x4 server",
-                              share * threads, seconds))
+            label = f"b. HTTP, {threads} client(s), {workers}x{server_threads} server"
+            report.add(Result(setup.name, label, share * threads, seconds))
 
 
 # --- c. the floor: raw SQL -----------------------------------------------------------
@@ -490,7 +491,7 @@ def bench_creation(setup: Setup, args: argparse.Namespace, instance: Path,
     bench_service(setup, args.n, report)
     shape = stored_shape(setup)
     try:
-        bench_http(setup, args.n, args.clients, args.workers, instance, report)
+        bench_http(setup, args.n, args.clients, (args.workers, args.threads), instance, report)
     except (RuntimeError, OSError) as error:
         report.note(f"b. HTTP skipped: {error}")
     report.add(Result(setup.name, f"c. floor: raw SQL ({driver})", args.n,
@@ -651,6 +652,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
     parser.add_argument("--workers", type=int, default=1,
                         help="server worker processes (issue 3's goals are for one)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per server process")
     parser.add_argument("--skip-pg", action="store_true", help="SQLite only")
     args = parser.parse_args(argv)
     args.n = max(args.clients, args.n or (100 if args.quick else 1000))
