@@ -27,6 +27,7 @@ from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, exc
 from sqlalchemy.engine import Dialect
@@ -65,16 +66,19 @@ class Prepared:
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
-        self._compiled: dict[tuple[str, frozenset[str]], _Compiled] = {}
+        # Per engine's dialect (its processors carry the engine's settings, such as its
+        # JSON serializer), forgotten with the engine.
+        self._compiled: WeakKeyDictionary[Dialect, dict[frozenset[str], _Compiled]] = (
+            WeakKeyDictionary())
         self._lock = threading.Lock()
 
     def _for(self, dialect: Dialect, names: frozenset[str]) -> _Compiled:
-        key = (dialect.name, names)
-        found = self._compiled.get(key)
+        by_names = self._compiled.get(dialect)
+        found = by_names.get(names) if by_names is not None else None
         if found is None:
             found = self._compile(dialect, names)
             with self._lock:
-                self._compiled.setdefault(key, found)
+                self._compiled.setdefault(dialect, {}).setdefault(names, found)
         return found
 
     def _compile(self, dialect: Dialect, names: frozenset[str]) -> _Compiled:

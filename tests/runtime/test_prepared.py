@@ -4,6 +4,7 @@ SQLAlchemy's exception classes — on both databases."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -95,3 +96,23 @@ def test_a_missing_parameter_or_an_expanding_list_is_refused(database: Database)
             by_keys.rows(session, {"keys": ["a"]})
         with pytest.raises(ValueError, match="no value"):
             READ.rows(session, {"other": 1})
+
+
+def test_each_engine_binds_with_its_own_settings(tmp_path: Any) -> None:
+    from runtime.migrate import upgrade
+
+    seen: list[str] = []
+
+    def serializer(name: str) -> Any:
+        def dumps(value: Any) -> str:
+            seen.append(name)
+            return json.dumps(value)
+        return dumps
+
+    for name in ("first", "second"):
+        database = Database(f"sqlite:///{tmp_path / name}.db", json_serializer=serializer(name))
+        upgrade(database)
+        with database.write() as session:
+            INSERT.first(session, timer_row("k"))
+        database.dispose()
+    assert seen == ["first", "second"]
