@@ -94,8 +94,8 @@ _NEWEST_OF_DEFINITION = (select(DefinitionVersion.id)
                          .order_by(DefinitionVersion.version.desc()).limit(1)
                          .scalar_subquery())
 _TAKE_NUMBER = Prepared(update(Definition).where(Definition.key == bindparam("type_key"))
-                .values(next_number=Definition.next_number + 1)
-                .returning(Definition.next_number, _NEWEST_OF_DEFINITION))
+                        .values(next_number=Definition.next_number + 1)
+                        .returning(Definition.next_number, _NEWEST_OF_DEFINITION))
 
 
 def take_number(connection: Connection, key: str) -> tuple[Compiled, int]:

@@ -127,7 +127,7 @@ class Recipient:
     id: int
     username: str
     email: str | None
-    language: str
+    language: str | None
     active: bool
     actor: Actor  # the policy's view: what of a ticket they may read
 

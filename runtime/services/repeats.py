@@ -40,10 +40,11 @@ class Repeat:
     key: str | None = None
 
 
-_EARLIER = Prepared(select(Ticket.number, Ticket.created_at, Ticket.data)
-            .where(Ticket.repeat_key == bindparam("digest"),
-                   Ticket.created_at >= bindparam("since"), Ticket.created_at <= bindparam("now"))
-            .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(MAX_CANDIDATES))
+_EARLIER = Prepared(
+    select(Ticket.number, Ticket.created_at, Ticket.data)
+    .where(Ticket.repeat_key == bindparam("digest"),
+           Ticket.created_at >= bindparam("since"), Ticket.created_at <= bindparam("now"))
+    .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(MAX_CANDIDATES))
 
 
 def check(session: Session, ticket_type: TicketType, submitted: Mapping[str, Any],

@@ -126,7 +126,7 @@ def _lock_team(dialect: str) -> Any:
 
 _LOCK_TEAM = {dialect: Prepared(_lock_team(dialect)) for dialect in ("postgresql", "sqlite")}
 _MOVE_POINTER = Prepared(update(TeamRotation).where(TeamRotation.team_id == bindparam("team"))
-                 .values(last_user_id=bindparam("winner"), updated_at=bindparam("now")))
+                         .values(last_user_id=bindparam("winner"), updated_at=bindparam("now")))
 
 
 def _lock_team_pointer(connection: Connection, key: str, now: datetime) -> Any:

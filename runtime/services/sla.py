@@ -128,6 +128,7 @@ def schedule_new(connection: Connection, ticket_id: int, computed: Computed,
 
 
 _INSERT_TIMER = Prepared(insert(Timer))
+
 _HISTORY = (select(Event.kind, Event.at, Event.data)
             .where(Event.ticket_id == bindparam("ticket"),
                    Event.kind.in_([str(kind) for kind in STATE_CHANGES]))
