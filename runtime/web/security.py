@@ -25,7 +25,8 @@ from flask import (
     request,
     session,
 )
-from flask.sessions import SecureCookieSessionInterface
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.wrappers import Request as HttpRequest
 from flask_login import current_user
 from markupsafe import escape
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -79,6 +80,13 @@ class SessionInterface(SecureCookieSessionInterface):
         if super().get_cookie_secure(app):
             return True
         return has_request_context() and request.is_secure
+
+    def open_session(self, app: Flask, incoming: HttpRequest) -> SecureCookieSession | None:
+        # No cookie (every API call with a token): the same empty session Flask would
+        # give, without first building a signing serializer for nothing.
+        if app.secret_key and self.get_cookie_name(app) not in incoming.cookies:
+            return self.session_class()
+        return super().open_session(app, incoming)
 
 
 def csrf_token() -> str:
