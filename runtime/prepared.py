@@ -7,7 +7,7 @@ entry, processes parameters, fires events and wraps the cursor in a result objec
 the dozen statements of a ticket's creation (number, routing, ticket, events, timers,
 notices) the largest single cost left (docs/performance.md).
 
-A `Prepared` statement is an ordinary Core statement, compiled once per dialect and set
+A `Prepared` statement is an ordinary Core statement, compiled once per engine and set
 of parameter names: its SQL text, the order of its parameters and each parameter's bind
 processor — the column type's own, so values are stored exactly as SQLAlchemy stores
 them (UTC datetimes, JSON) — plus a result processor per returned column. Running it
