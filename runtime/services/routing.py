@@ -7,9 +7,10 @@ what comes back: the ticket's team and assignee, the new pointer, and an `assign
 event carrying the whole decision (the rule, every candidate with why they were
 skipped, the winner), which the timeline shows.
 
-The pointer row is locked for the rest of the transaction (PostgreSQL: `FOR UPDATE`;
-SQLite: the writer lock taken at `BEGIN IMMEDIATE`), so concurrent creations in any
-number of processes continue one rotation instead of both picking the same agent.
+The team, its lead and its pointer are read by one upsert of the pointer row, which
+stays locked for the rest of the transaction (PostgreSQL: the row lock of `ON CONFLICT
+DO UPDATE`; SQLite: the writer lock taken at `BEGIN IMMEDIATE`), so concurrent creations
+in any number of processes continue one rotation instead of both picking the same agent.
 """
 
 from __future__ import annotations
