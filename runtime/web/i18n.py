@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
+from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, g, request, session
@@ -62,6 +64,17 @@ def _choose() -> str:
 
 def _select_locale() -> str:
     return BABEL_LOCALES[ui_language()]
+
+
+def ui_locale() -> Locale:
+    """The babel locale of this response (for formatting without flask-babel's per-call
+    lookups: a ticket page formats an instant per timeline entry)."""
+    return _parsed_locale(BABEL_LOCALES[ui_language()])
+
+
+@lru_cache(maxsize=8)
+def _parsed_locale(name: str) -> Locale:
+    return Locale.parse(name)
 
 
 def compile_catalogues(target: Path) -> Path:
