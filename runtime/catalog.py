@@ -11,8 +11,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import URL, Connection, bindparam, literal_column, select, update
+from sqlalchemy import URL, Connection, Select, bindparam, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from engine.compile import compile_source
@@ -66,10 +67,17 @@ def compiled_version(session: Session | Connection, version_id: int) -> Compiled
     return found
 
 
-_LATEST = (select(DefinitionVersion.id).join(Definition)
-           .where(Definition.key == bindparam("key"),
-                  DefinitionVersion.status == VersionStatus.PUBLISHED)
-           .order_by(DefinitionVersion.version.desc()).limit(1))
+def _newest_published(definition_id: Any) -> Select[Any]:
+    """The id of a definition's newest published version: what new tickets are created
+    under (`latest_published`, `take_number`)."""
+    return (select(DefinitionVersion.id)
+            .where(DefinitionVersion.definition_id == definition_id,
+                   DefinitionVersion.status == VersionStatus.PUBLISHED)
+            .order_by(DefinitionVersion.version.desc()).limit(1))
+
+
+_LATEST = _newest_published(
+    select(Definition.id).where(Definition.key == bindparam("key")).scalar_subquery())
 
 
 def latest_published(session: Session | Connection, key: str) -> Compiled:
@@ -87,12 +95,8 @@ def latest_published(session: Session | Connection, key: str) -> Compiled:
 
 # RETURNING renders its columns unqualified, where a bare `id` would be the version's own:
 # the updated row's id is named in full.
-_NEWEST_OF_DEFINITION = (select(DefinitionVersion.id)
-                         .where(DefinitionVersion.definition_id
-                                == literal_column(f"{Definition.__tablename__}.id"),
-                                DefinitionVersion.status == VersionStatus.PUBLISHED)
-                         .order_by(DefinitionVersion.version.desc()).limit(1)
-                         .scalar_subquery())
+_NEWEST_OF_DEFINITION = _newest_published(
+    literal_column(f"{Definition.__tablename__}.id")).scalar_subquery()
 _TAKE_NUMBER = Prepared(update(Definition).where(Definition.key == bindparam("type_key"))
                         .values(next_number=Definition.next_number + 1)
                         .returning(Definition.next_number, _NEWEST_OF_DEFINITION))

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -86,6 +87,27 @@ def _configure_sqlite(engine: Engine) -> None:
         # SQLAlchemy's execution machinery costs several times the BEGIN itself.
         connection.connection.driver_connection.execute(
             "BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def lease_due_rows(session: Session, model: Any, columns: Sequence[Any], *, due: Any,
+                   order_by: Sequence[Any], limit: int, leased: str, owner: str,
+                   until: datetime) -> Sequence[Any]:
+    """The workers' claim, shared by timers and the outbox: up to `limit` rows of `model`
+    matching `due`, in `order_by` order, locked past other workers' locks (`SKIP
+    LOCKED` on PostgreSQL; SQLite's writer lock), then put in state `leased` for `owner`
+    until `until` with one more attempt counted. Returns `columns` of the rows as they
+    were before the lease. Runs in the caller's write transaction."""
+    without_jit(session)
+    rows = session.execute(
+        select(*columns).where(due).order_by(*order_by).limit(limit)
+        .with_for_update(skip_locked=True)).all()
+    if rows:
+        session.execute(
+            update(model).where(model.id.in_([row.id for row in rows]))
+            .values(state=leased, lease_owner=owner, lease_expires_at=until,
+                    attempts=model.attempts + 1)
+            .execution_options(synchronize_session=False))
+    return rows
 
 
 def without_jit(session: Session) -> None:

@@ -255,6 +255,12 @@ def team_staff(session: Session, team_id: int,
         _TEAM_STAFF, {"team": team_id, "roles": [str(role) for role in roles]}))
 
 
+def _staff_of_team(session: Session, key: str) -> list[Recipient]:
+    """`team_staff` of the team with this key (none when the team does not exist)."""
+    team_id = session.scalar(select(Team.id).where(Team.key == key))
+    return team_staff(session, team_id) if team_id is not None else []
+
+
 # --- the ticket services' hook ---------------------------------------------------------
 
 
@@ -314,9 +320,7 @@ def _tell_transfer(session: Session, by: str, data: Mapping[str, Any], actor_id:
     elif data.get("to_team") and (data.get("to_team") != data.get("from_team")
                                   or data.get("from_user")):
         # A new team, or the team's own queue again (the assignee handed it back).
-        team_id = session.scalar(select(Team.id).where(Team.key == data["to_team"]))
-        recipients = team_staff(session, team_id) if team_id is not None else []
-        kind = NoticeKind.TEAM_ASSIGNED
+        recipients, kind = _staff_of_team(session, data["to_team"]), NoticeKind.TEAM_ASSIGNED
     else:
         return
     for user in recipients:
@@ -341,9 +345,7 @@ def _tell_assignment(session: Session, data: Mapping[str, Any], common: dict[str
     elif outcome == "queued" and data.get("lead"):
         recipients, kind = _users_named(session, [data["lead"]]), NoticeKind.QUEUED
     elif outcome == "pool" and data.get("team"):
-        team_id = session.scalar(select(Team.id).where(Team.key == data["team"]))
-        recipients = team_staff(session, team_id) if team_id is not None else []
-        kind = NoticeKind.POOL
+        recipients, kind = _staff_of_team(session, data["team"]), NoticeKind.POOL
     else:
         return
     for user in recipients:

@@ -28,7 +28,7 @@ from sqlalchemy import select, update
 
 from runtime import policy
 from runtime.context import Request
-from runtime.db import Database, without_jit
+from runtime.db import Database, lease_due_rows
 from runtime.delivery.result import Result, Verdict
 from runtime.models import Channel, EventKind, OutboxMessage, OutboxState, Ticket, Webhook
 from runtime.services.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -79,17 +79,14 @@ def claim(db: Database, *, now: datetime, owner: str, lease: timedelta = DEFAULT
         (OutboxMessage.state == str(OutboxState.SENDING))
         & (OutboxMessage.lease_expires_at <= now))
     with db.write() as session:
-        without_jit(session)  # the same misestimate as the timers' claim
-        rows = session.scalars(
-            select(OutboxMessage).where(due, OutboxMessage.channel.in_(wanted))
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
-            .with_for_update(skip_locked=True)).all()
-        if rows:
-            session.execute(
-                update(OutboxMessage).where(OutboxMessage.id.in_([row.id for row in rows]))
-                .values(state=str(OutboxState.SENDING), lease_owner=owner,
-                        lease_expires_at=now + lease, attempts=OutboxMessage.attempts + 1)
-                .execution_options(synchronize_session=False))
+        rows = lease_due_rows(
+            session, OutboxMessage,
+            (OutboxMessage.id, OutboxMessage.channel, OutboxMessage.recipient,
+             OutboxMessage.subject, OutboxMessage.payload, OutboxMessage.language,
+             OutboxMessage.attempts),
+            due=due & OutboxMessage.channel.in_(wanted),
+            order_by=(OutboxMessage.next_attempt_at, OutboxMessage.id), limit=limit,
+            leased=str(OutboxState.SENDING), owner=owner, until=now + lease)
         return [Outgoing(row.id, row.channel, row.recipient, row.subject, dict(row.payload),
                          row.language, row.attempts + 1) for row in rows]
 

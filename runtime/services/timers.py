@@ -38,7 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from runtime.db import Database, without_jit
+from runtime.db import Database, lease_due_rows
 from runtime.models import Event, EventKind, Timer, TimerKind, TimerState
 from runtime.services.events import record_system
 
@@ -193,18 +193,10 @@ def claim_due(db: Database, *, now: datetime, owner: str, lease: timedelta = DEF
     due = ((Timer.state == str(TimerState.PENDING)) & (Timer.due_at <= now)) | (
         (Timer.state == str(TimerState.LEASED)) & (Timer.lease_expires_at <= now))
     with db.write() as session:
-        without_jit(session)
-        rows = session.execute(
-            select(Timer.id, Timer.kind, Timer.key, Timer.due_at)
-            .where(due, Timer.kind.in_(wanted))
-            .order_by(Timer.due_at, Timer.id).limit(limit)
-            .with_for_update(skip_locked=True)).all()
-        if rows:
-            session.execute(
-                update(Timer).where(Timer.id.in_([row.id for row in rows]))
-                .values(state=str(TimerState.LEASED), lease_owner=owner,
-                        lease_expires_at=now + lease, attempts=Timer.attempts + 1)
-                .execution_options(synchronize_session=False))
+        rows = lease_due_rows(
+            session, Timer, (Timer.id, Timer.kind, Timer.key, Timer.due_at),
+            due=due & Timer.kind.in_(wanted), order_by=(Timer.due_at, Timer.id), limit=limit,
+            leased=str(TimerState.LEASED), owner=owner, until=now + lease)
         return [Claimed(row.id, row.kind, row.key, row.due_at) for row in rows]
 
 
