@@ -5,7 +5,8 @@ pysqlite's own transaction handling is switched off so that we issue BEGIN ourse
 a write transaction starts with `BEGIN IMMEDIATE`, taking the write lock up front. A
 deferred transaction that read first would otherwise fail at once with "database is
 locked" when it tries to write while another writer holds the lock; with the lock taken
-at BEGIN, concurrent writers queue on the busy timeout instead.
+at BEGIN, concurrent writers queue on the busy timeout instead. WAL checkpoints run on a
+background thread of each writing process, not inside commits (runtime/checkpoint.py).
 
 PostgreSQL is used when the URL says so; optimistic locking (a version column) and
 row locks on counters keep concurrent writers correct.
@@ -23,6 +24,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
+
+from runtime.checkpoint import WalCheckpointer, configure_connection
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _WRITE = "ticketflow_write"
@@ -78,6 +81,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        configure_connection(cursor)
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -128,6 +132,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **options)
         self._local_writer = threading.RLock() if self.engine.dialect.name == "sqlite" else None
+        self._checkpointer = _checkpointer_for(self)
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(
             self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False
@@ -137,11 +142,18 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def checkpointer(self) -> WalCheckpointer | None:
+        """The background WAL checkpointer of a SQLite file (None elsewhere)."""
+        return self._checkpointer
+
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One write transaction: committed when the block ends, rolled back on any error."""
         with self._writer_turn(), self._write() as session, session.begin():
             yield session
+        if self._checkpointer is not None:
+            self._checkpointer.nudge()
 
     @contextmanager
     def _writer_turn(self) -> Iterator[None]:
@@ -169,4 +181,16 @@ class Database:
             yield connection
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self.engine.dispose()
+
+
+def _checkpointer_for(database: Database) -> WalCheckpointer | None:
+    """A SQLite file's background checkpointer (runtime/checkpoint.py); None for
+    PostgreSQL and in-memory databases."""
+    url = make_url(database.url)
+    if (url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:")
+            or url.query.get("uri")):
+        return None
+    return WalCheckpointer(url.database).attach(database)
