@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock,
         i18n,
         identity,
         inbox,
+        json_provider,
         pages,
         portal,
         security,
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock,
         workspace,
     )
 
+    json_provider.init_app(app)
     identity.init_app(app)
     security.init_app(app)
     i18n.init_app(app, settings.instance_path)
