@@ -59,9 +59,9 @@ class TicketLike(Protocol):
     team_id: int | None
 
 
-def enqueue(session: Session | Connection, *, channel: Channel, recipient: str, payload: dict[str, Any],
-            now: datetime, subject: str | None = None, language: str = "en",
-            ticket_id: int | None = None, caused_by: int | None = None,
+def enqueue(session: Session | Connection, *, channel: Channel, recipient: str,
+            payload: dict[str, Any], now: datetime, subject: str | None = None,
+            language: str = "en", ticket_id: int | None = None, caused_by: int | None = None,
             state: OutboxState = OutboxState.PENDING) -> None:
     """Add one message to the outbox, in the caller's transaction (a prepared Core
     insert: ticket changes queue their messages on their hot path). `session` may be
