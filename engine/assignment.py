@@ -23,7 +23,7 @@ decision is deterministic: the same facts always give the same answer.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -164,9 +164,8 @@ def decide_assignment(
     rule, checks = route(ticket_type, values)
     if rule is None:
         return AssignmentDecision(Outcome.UNROUTED, rules_checked=checks)
-    decision = assign(rule, values, candidates.get(rule.team, ()),
-                      (pointers or {}).get(rule.team))
-    return replace(decision, rules_checked=checks)
+    return assign(rule, values, candidates.get(rule.team, ()),
+                  (pointers or {}).get(rule.team), rules_checked=checks)
 
 
 def required_skills(rule: AssignmentRule, values: Mapping[str, Any]) -> tuple[str, ...]:
@@ -252,36 +251,47 @@ def assign(
     values: Mapping[str, Any],
     candidates: Sequence[Candidate],
     pointer: str | None = None,
+    *,
+    rules_checked: tuple[RuleCheck, ...] = (),
 ) -> AssignmentDecision:
     """Apply one rule's strategy to the team's candidates; `pointer` is the team's
-    round-robin pointer (the agent picked last)."""
+    round-robin pointer (the agent picked last); `rules_checked` is carried into the
+    decision (what `route` tried before this rule matched)."""
     required = required_skills(rule, values)
     # Each candidate's facts are worked out once (skills normalised, load weighed): a
     # team of hundreds is decided well under a millisecond (bench/sla.py).
     facts: list[Verdict] = []
     # A plain dict: lookups in the rule's read-only mapping cost more, 500 agents x 3 times.
     weights = dict(rule.priority_weights) if rule.weight_by_priority else None
-    for person in sorted(candidates, key=_by_id):
+    for person in (sorted(candidates, key=_by_id) if len(candidates) > 1 else candidates):
         have = _skills_of(person) if required else _NO_SKILLS
         matched = tuple([skill for skill in required if skill in have]) if have else ()
         facts.append(Verdict(person.id, _unavailable(rule, person, required, have=have),
                              _load(weights, person), person.open_tickets, matched))
-    base = AssignmentDecision(
-        Outcome.QUEUED, rule=rule.index, rule_pointer=rule.pointer, team=rule.team,
-        strategy=rule.strategy, required_skills=required, pointer_before=pointer,
-        pointer_after=pointer)
+    outcome, winner, verdicts = _pick(rule, facts, pointer)
+    # One decision built once (no `replace` copies: routing decides on every creation).
+    return AssignmentDecision(
+        outcome, rule=rule.index, rule_pointer=rule.pointer, team=rule.team,
+        strategy=rule.strategy, winner=winner, candidates=verdicts, required_skills=required,
+        pointer_before=pointer, pointer_after=pointer if winner is None else winner,
+        rules_checked=rules_checked)
+
+
+def _pick(rule: AssignmentRule, facts: list[Verdict], pointer: str | None
+          ) -> tuple[Outcome, str | None, tuple[Verdict, ...]]:
+    """The outcome, the winner and every candidate's verdict (the losers' reasons)."""
     if rule.strategy is Strategy.CLAIM_POOL:
-        return replace(base, outcome=Outcome.POOL, candidates=tuple(facts))
+        return Outcome.POOL, None, tuple(facts)
     eligible = [verdict for verdict in facts if verdict.reason is None]
     if not eligible:
-        return replace(base, candidates=tuple(facts))
-    winner = min(eligible, key=lambda verdict: _rank(rule, verdict, pointer))
+        return Outcome.QUEUED, None, tuple(facts)
+    winner = (eligible[0] if len(eligible) == 1
+              else min(eligible, key=lambda verdict: _rank(rule, verdict, pointer)))
     verdicts = tuple(verdict if verdict.reason is not None or verdict is winner
                      else Verdict(verdict.agent, _lost(rule, verdict, winner), verdict.load,
                                   verdict.open_tickets, verdict.matched_skills)
                      for verdict in facts)
-    return replace(base, outcome=Outcome.ASSIGNED, winner=winner.agent, candidates=verdicts,
-                   pointer_after=winner.agent)
+    return Outcome.ASSIGNED, winner.agent, verdicts
 
 
 def _rotation(agent: str, pointer: str | None) -> tuple[int, str]:

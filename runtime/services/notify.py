@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from engine.model import FieldType, TicketType
@@ -59,12 +59,13 @@ class TicketLike(Protocol):
     team_id: int | None
 
 
-def enqueue(session: Session, *, channel: Channel, recipient: str, payload: dict[str, Any],
-            now: datetime, subject: str | None = None, language: str = "en",
-            ticket_id: int | None = None, caused_by: int | None = None,
+def enqueue(session: Session | Connection, *, channel: Channel, recipient: str,
+            payload: dict[str, Any], now: datetime, subject: str | None = None,
+            language: str = "en", ticket_id: int | None = None, caused_by: int | None = None,
             state: OutboxState = OutboxState.PENDING) -> None:
     """Add one message to the outbox, in the caller's transaction (a prepared Core
-    insert: ticket changes queue their messages on their hot path)."""
+    insert: ticket changes queue their messages on their hot path). `session` may be
+    its connection, which the insert runs on anyway."""
     _INSERT_OUTBOX.execute(session, {
         "channel": str(channel), "recipient": recipient[:254], "subject": subject,
         "payload": payload, "language": messages.language_of(language), "state": str(state),
@@ -153,9 +154,14 @@ def _recipients(rows: Iterable[Any]) -> list[Recipient]:
         if row.team_id is not None:
             entry[1].add(row.team_id)
     return [Recipient(row.id, row.username, row.email, row.language, row.active,
-                      Actor(row.id, row.username, Role(row.role), frozenset(teams),
-                            row.language))
+                      Actor(row.id, row.username, _ROLES.get(row.role) or Role(row.role),
+                            frozenset(teams), row.language))
             for row, teams in found.values()]
+
+
+# Calling an enum class looks a value up through several Python frames; the roles by
+# value in a dict are the same members (an unknown value still fails as `Role(...)`).
+_ROLES: dict[str, Role] = {str(role): role for role in Role}
 
 
 _ALL_TEAMS = Membership.__table__.alias("all_teams")
@@ -191,18 +197,20 @@ def tell(session: Session, user: Recipient | User, kind: NoticeKind, *, now: dat
                                         with_fields=bool(email and user.email))
     title = messages.title(kind, language, full)
     ticket_id = ticket.id if ticket is not None else None
-    # A prepared Core insert: telling people is on the hot path of ticket changes.
-    inbox_id = _INSERT_NOTIFICATION.scalar(session, {
+    # Prepared Core inserts on the transaction's connection, looked up once (a session
+    # looks it up again per statement): telling people is on the hot path of changes.
+    connection = session.connection()
+    inbox_id = _INSERT_NOTIFICATION.scalar(connection, {
         "user_id": user.id, "ticket_id": ticket_id, "event_id": event_id, "kind": str(kind),
         "title": title, "data": _inbox_data(full), "created_at": now})
-    enqueue(session, channel=Channel.INBOX, recipient=user.username, subject=title,
+    enqueue(connection, channel=Channel.INBOX, recipient=user.username, subject=title,
             payload={"notification": inbox_id}, now=now, language=language,
             ticket_id=ticket_id, caused_by=event_id, state=OutboxState.SENT)
     if email and user.email:
         payload: dict[str, Any] = {"kind": str(kind), "params": full}
         if survey and ticket is not None:
             payload["survey_for"] = ticket.number
-        enqueue(session, channel=Channel.EMAIL, recipient=user.email, subject=title,
+        enqueue(connection, channel=Channel.EMAIL, recipient=user.email, subject=title,
                 payload=payload, now=now, language=language, ticket_id=ticket_id,
                 caused_by=event_id)
     return inbox_id

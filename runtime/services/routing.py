@@ -16,7 +16,7 @@ in any number of processes continue one rotation instead of both picking the sam
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -161,7 +161,7 @@ def route_ticket(connection: Connection, ticket_type: TicketType, values: Mappin
     pointer = next((name for name, user_id in ids.items() if user_id == last), None)
     if pointer is None and last is not None:
         pointer = connection.execute(select(User.username).where(User.id == last)).scalar()
-    decision = replace(assign(rule, values, people, pointer), rules_checked=checks)
+    decision = assign(rule, values, people, pointer, rules_checked=checks)
     winner = ids.get(decision.winner) if decision.winner else None
     if winner is not None:
         _MOVE_POINTER.execute(connection, {"team": team.team_id, "winner": winner, "now": now})

@@ -259,3 +259,33 @@ def test_decisions_are_deterministic_and_serialisable(desk: TicketType):
     assert record["strategy"] == str(Strategy.SKILL_MATCH)
     assert record["rule_pointer"] == "/assignment/4"
     assert [c["agent"] for c in record["candidates"]] == ["ann", "bob", "cat", "dan", "eve"]
+
+
+# --- one decision, however it is asked for --------------------------------------------------
+
+ONE_DECISION = [
+    ("skill-match", {"kind": "repair", "product": "printer"}, "repair"),
+    ("round-robin", {"region": "north"}, "north"),
+    ("claim-pool", {"kind": "sales"}, "sales"),
+    ("nobody", {"kind": "repair", "product": "laptop", "needs": ["network"]}, "repair"),
+]
+
+
+@pytest.mark.parametrize(("values", "team"), [case[1:] for case in ONE_DECISION],
+                         ids=[case[0] for case in ONE_DECISION])
+@pytest.mark.parametrize("people", [1, 2, 5], ids=["one", "two", "five"])
+def test_assign_with_the_rules_checked_is_decide_assignment(
+        desk: TicketType, values: dict[str, Any], team: str, people: int) -> None:
+    # Routing calls `assign` with what `route` tried; the decision, to its JSON, is the
+    # one `decide_assignment` gives (a team of one agent takes no shortcut in the why).
+    from engine.assignment import route
+
+    team_of = [Candidate(f"a{i}", open_tickets=i % 3, skills=frozenset({"printer"}))
+               for i in reversed(range(people))]
+    rule, checks = route(desk, values)
+    assert rule is not None
+    direct = assign(rule, values, team_of, "a0", rules_checked=checks)
+    whole = decide_assignment(desk, values, {team: team_of}, {team: "a0"})
+    assert direct.to_dict() == whole.to_dict()
+    assert direct.rules_checked == checks
+    assert assign(rule, values, team_of, "a0").rules_checked == ()
