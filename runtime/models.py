@@ -69,14 +69,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
-        def to_text(value: datetime | None) -> str | None:
-            if value is None:
-                return None
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given to a UTC column")
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-        return to_text
+        return _sqlite_text
 
     def result_processor(self, dialect: Any, coltype: Any) -> Any:
         if dialect.name != "sqlite":
@@ -89,6 +82,27 @@ class UtcDateTime(TypeDecorator[datetime]):
             return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
 
         return from_text
+
+
+# The instant bound last on SQLite, with its text: creating a ticket binds the request's
+# `now` about a dozen times, in many columns. One tuple swapped whole, so a thread never
+# sees a half-written pair; it holds the datetime itself, so its identity is never reused.
+_last_bound: tuple[datetime | None, str] = (None, "")
+
+
+def _sqlite_text(value: datetime | None) -> str | None:
+    """An aware instant as SQLite keeps it: naive UTC text (see `UtcDateTime`)."""
+    global _last_bound
+    if value is None:
+        return None
+    seen = _last_bound
+    if value is seen[0]:
+        return seen[1]
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    text = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    _last_bound = (value, text)
+    return text
 
 
 class Base(DeclarativeBase):

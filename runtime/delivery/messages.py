@@ -8,7 +8,6 @@ have none in theirs). The data was filtered for its recipient before it got here
 
 from __future__ import annotations
 
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -149,12 +148,11 @@ class _Blank(dict[str, Any]):
         return ""
 
 
-_FORMATTER = string.Formatter()
-
-
 def _fill(template: str, values: Mapping[str, Any]) -> str:
-    # vformat never interprets braces inside the substituted values (user text is safe).
-    return _FORMATTER.vformat(template, (), _Blank(values))
+    # format_map never interprets braces inside the substituted values (user text is
+    # safe); string.Formatter's vformat did the same in pure Python, at several times the
+    # cost (one title per notice, on the creation path).
+    return template.format_map(_Blank(values))
 
 
 def language_of(language: str | None) -> str:

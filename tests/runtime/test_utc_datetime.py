@@ -44,3 +44,18 @@ def test_stored_text_reads_back_as_aware_utc(text: str | None, instant: datetime
 def test_a_naive_instant_is_refused() -> None:
     with pytest.raises(ValueError, match="naive"):
         TO_TEXT(datetime(2026, 1, 2, 3, 4, 5))
+
+
+def test_an_instant_bound_again_and_again_keeps_its_own_text() -> None:
+    # The binder remembers the instant it bound last: alternating instants, and equal
+    # instants in other zones, must each still get their own (UTC) text.
+    now = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
+    later = now + timedelta(microseconds=1)
+    same_in_shanghai = now.astimezone(SHANGHAI)
+    other_column = UtcDateTime().bind_processor(DIALECT)
+    texts = [TO_TEXT(now), TO_TEXT(now), other_column(now), TO_TEXT(later), TO_TEXT(now),
+             TO_TEXT(same_in_shanghai)]
+    assert texts == ["2026-01-02 03:04:05.000006"] * 3 + ["2026-01-02 03:04:05.000007"] + \
+        ["2026-01-02 03:04:05.000006"] * 2
+    with pytest.raises(ValueError, match="naive"):
+        TO_TEXT(now.replace(tzinfo=None))
