@@ -529,6 +529,15 @@ def bench_calendar(runs: int, figures: Figures) -> None:
 
     _report(figures, "engine.sla.schedule, one repair ticket", timed(whole, runs), add_floor,
             "(no goal: two clocks, warnings, breaches)")
+
+    def stored() -> object:
+        # What tickets.create pays: the schedule and the dicts it stores (clocks, timers).
+        at = starts[next(index) % len(starts)]
+        return schedule(ticket_type, calendar, values,
+                        TicketTimes.of(at, [("repairing", at)])).to_dicts()
+
+    _report(figures, "schedule + to_dicts, one repair ticket", timed(stored, runs), add_floor,
+            "(no goal: what runtime.services.sla.compute stores)")
     print(f"  {'floor: datetime + timedelta':<44} median {add_floor * 1e6:8.3f} us")
 
 

@@ -10,13 +10,17 @@ Everything works on real instants: a local range such as 09:00-18:00 is turned i
 the UTC instants it covers on each day, so a day with a daylight-saving change counts
 the hours that really pass. Walking is day by day and interval by interval (never
 minute by minute), and each day's intervals are remembered, so a target weeks long
-costs a few dozen steps.
+costs a few dozen steps. Due instants ask more often than anything else (every ticket
+created asks four or so), so the intervals of the weeks after a day are also kept as
+one run with the business time counted to each interval's end: a due instant within it
+is two bisections.
 
 Times passed in must carry a time zone; results are in UTC.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -36,7 +40,13 @@ DAY = 24 * 60
 # walking further would only hang the caller.
 MAX_IDLE_DAYS = 3 * 366
 _CACHE_LIMIT = 20_000
+# A run covers the day before a start's local date and this many days on: two working
+# weeks and a Golden Week or a Spring Festival between them. Runs are kept per start
+# date; tickets are created on few dates but recomputed from many, hence the bound.
+_RUN_DAYS = 21
+_RUN_LIMIT = 2_000
 _ZERO = timedelta(0)
+_ONE_DAY = timedelta(days=1)
 ALWAYS_ID = "24x7"
 
 
@@ -90,6 +100,24 @@ class BusinessSpan:
     days_off: tuple[DayOff, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """The working intervals from the day before one local date onwards (`_RUN_DAYS`),
+    without overlaps, as `intervals_from` yields them, and the business time from the
+    first interval's start to each interval's end."""
+
+    los: tuple[datetime, ...]
+    his: tuple[datetime, ...]
+    ends: tuple[timedelta, ...]
+    next_day: date  # the first day it does not cover
+    idle: int  # days without working time at its end (`MAX_IDLE_DAYS` counts on)
+
+    def counted_to(self, index: int, instant: datetime) -> timedelta:
+        """Business time from the run's start to `instant`, which lies before the end of
+        interval `index`."""
+        return self.ends[index] - (self.his[index] - max(self.los[index], instant))
+
+
 @dataclass(frozen=True)
 class BusinessCalendar:
     """An immutable business calendar; share it freely. Build it with `compile_calendar`
@@ -112,6 +140,12 @@ class BusinessCalendar:
     day_minutes: int = field(init=False, repr=False, compare=False)
     week_minutes: int = field(init=False, repr=False, compare=False)
     _days: dict[date, tuple[tuple[datetime, datetime], ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict)
+    # Derived from the fields above only (the calendar never changes), so shared by every
+    # thread; a lost race builds an entry twice, never a wrong one.
+    _runs: dict[date, _Run] = field(init=False, repr=False, compare=False,
+                                    default_factory=dict)
+    _days_off: dict[tuple[date, date], tuple[DayOff, ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -189,10 +223,14 @@ class BusinessCalendar:
         """Working intervals in time order, without overlaps, from the one holding
         `instant` (clipped to start there) onwards. Raises `CalendarError` when no
         working time comes for years."""
-        start = aware(instant).astimezone(UTC)
-        day = self.local_date(start) - timedelta(days=1)  # yesterday's overnight range
-        covered = start
-        idle = 0
+        start = _utc(instant)
+        # From yesterday: its overnight range may still be running.
+        yield from self._walk(start.astimezone(self.zone).date() - _ONE_DAY, start, 0)
+
+    def _walk(self, day: date, covered: datetime, idle: int
+              ) -> Iterator[tuple[datetime, datetime]]:
+        """`intervals_from`'s walk: the intervals of `day` and the days after it, clipped
+        to start at `covered` or later, `idle` empty days already behind."""
         while True:
             spans = self.intervals_on(day)
             idle = 0 if spans else idle + 1
@@ -204,7 +242,40 @@ class BusinessCalendar:
                 if lo < hi:
                     yield lo, hi
                     covered = hi
-            day += timedelta(days=1)
+            day += _ONE_DAY
+
+    def _run(self, start: datetime) -> _Run:
+        """The run for `start`'s local date (UTC `start`)."""
+        first = start.astimezone(self.zone).date() - _ONE_DAY
+        found = self._runs.get(first)
+        if found is None:
+            los: list[datetime] = []
+            his: list[datetime] = []
+            ends: list[timedelta] = []
+            covered: datetime | None = None
+            total = _ZERO
+            idle = 0
+            day = first
+            for _ in range(_RUN_DAYS + 1):
+                spans = self.intervals_on(day)
+                idle = 0 if spans else idle + 1
+                for lo, hi in spans:
+                    # The same clipping as `_walk`'s: what an earlier day's range (an
+                    # overnight one, a daylight-saving change) covered counts once.
+                    if covered is not None and lo < covered:
+                        lo = covered
+                    if lo < hi:
+                        total += hi - lo
+                        los.append(lo)
+                        his.append(hi)
+                        ends.append(total)
+                        covered = hi
+                day += _ONE_DAY
+            found = _Run(tuple(los), tuple(his), tuple(ends), day, idle)
+            if len(self._runs) > _RUN_LIMIT:
+                self._runs.clear()
+            self._runs[first] = found
+        return found
 
     # --- the questions SLA clocks and schedules ask ------------------------------------
 
@@ -232,21 +303,39 @@ class BusinessCalendar:
         """The instant `amount` of business time after `start` (UTC): `add_business_time`
         without the why, for callers that only need the instant (SLA timers, computed
         for every ticket created)."""
-        remaining = amount
-        end = aware(start).astimezone(UTC)
-        if remaining > _ZERO:
-            for lo, hi in self.intervals_from(end):
-                if hi - lo >= remaining:
-                    return lo + remaining
-                remaining -= hi - lo
-        return end
+        end = _utc(start)
+        if amount <= _ZERO:
+            return end
+        run = self._run(end)
+        his, ends = run.his, run.ends
+        index = bisect_right(his, end)  # the first interval still open at `end`
+        if index < len(his):
+            target = run.counted_to(index, end) + amount
+            found = bisect_left(ends, target, index)  # the first to reach it (a close too)
+            if found < len(ends):
+                return his[found] - (ends[found] - target)
+            remaining, covered = target - ends[-1], his[-1]
+        else:
+            remaining, covered = amount, end
+        # Longer than the run: walk on from where it stops, as `intervals_from` would.
+        for lo, hi in self._walk(run.next_day, covered, run.idle):
+            if hi - lo >= remaining:
+                return lo + remaining
+            remaining -= hi - lo
+        raise AssertionError("unreachable: the walk raises first")  # pragma: no cover
 
     def business_time_between(self, a: datetime, b: datetime) -> timedelta:
         """Business time from `a` to `b` (zero when `b` is not after `a`)."""
-        begin, end = aware(a).astimezone(UTC), aware(b).astimezone(UTC)
+        begin, end = _utc(a), _utc(b)
         total = timedelta(0)
         if end <= begin:
             return total
+        run = self._run(begin)
+        his = run.his
+        last = bisect_left(his, end)  # the interval `end` falls in or before
+        if last < len(his):
+            first = bisect_right(his, begin)
+            return run.counted_to(last, end) - run.counted_to(first, begin)
         for lo, hi in self.intervals_from(begin):
             if lo >= end:
                 break
@@ -260,13 +349,20 @@ class BusinessCalendar:
     def days_off_between(self, a: datetime, b: datetime) -> tuple[DayOff, ...]:
         """Holidays from `a`'s local date to `b`'s that would otherwise have been worked."""
         day, last = self.local_date(a), self.local_date(b)
-        found = []
-        while day <= last:
-            off = self.hours_on(day)[1]
-            if off is not None:
-                found.append(off)
-            day += timedelta(days=1)
-        return tuple(found)
+        key = (day, last)
+        found = self._days_off.get(key)
+        if found is None:
+            offs = []
+            while day <= last:
+                off = self.hours_on(day)[1]
+                if off is not None:
+                    offs.append(off)
+                day += _ONE_DAY
+            found = tuple(offs)
+            if len(self._days_off) > _CACHE_LIMIT:
+                self._days_off.clear()
+            self._days_off[key] = found
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,6 +424,14 @@ def supported_countries() -> Mapping[str, list[str]]:
     import holidays
 
     return holidays.list_supported_countries()
+
+
+def _utc(instant: datetime) -> datetime:
+    # `aware(instant).astimezone(UTC)`, without the calls for what is UTC already (the
+    # engine's own instants are, and astimezone would return them unchanged).
+    if instant.__class__ is datetime and instant.tzinfo is UTC:
+        return instant
+    return aware(instant).astimezone(UTC)
 
 
 def aware(instant: datetime) -> datetime:

@@ -35,6 +35,7 @@ from engine.model import (
     Escalation,
     EscalationTrigger,
     SlaMode,
+    SlaPolicy,
     SlaTarget,
     TicketType,
 )
@@ -109,7 +110,10 @@ class Stretch:
     minutes: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"state": self.state, "start": _iso(self.start), "end": _iso(self.end),
+        return self._data(_Texts())
+
+    def _data(self, iso: _Texts) -> dict[str, Any]:
+        return {"state": self.state, "start": iso(self.start), "end": iso(self.end),
                 "minutes": self.minutes}
 
 
@@ -133,15 +137,18 @@ class SlaWhy:
     days_off: tuple[DayOff, ...]
 
     def to_dict(self) -> dict[str, Any]:
+        return self._data(_Texts())
+
+    def _data(self, iso: _Texts) -> dict[str, Any]:
         return {
             "ticket_type": self.ticket_type, "version": self.version, "target": self.target,
             "target_pointer": self.target_pointer, "target_when": self.target_when,
             "duration": self.duration, "target_minutes": self.target_minutes,
             "calendar": self.calendar, "timezone": self.timezone,
-            "started_at": _iso(self.started_at),
-            "counted": [s.to_dict() for s in self.counted],
+            "started_at": iso(self.started_at),
+            "counted": [s._data(iso) for s in self.counted],
             "business_minutes": self.business_minutes,
-            "pauses": [s.to_dict() for s in self.pauses],
+            "pauses": [s._data(iso) for s in self.pauses],
             "days_off": [d.to_dict() for d in self.days_off],
         }
 
@@ -162,10 +169,13 @@ class SlaClock:
     why: SlaWhy
 
     def to_dict(self) -> dict[str, Any]:
+        return self._data(_Texts())
+
+    def _data(self, iso: _Texts) -> dict[str, Any]:
         return {"kind": str(self.kind), "status": str(self.status),
-                "started_at": _iso(self.started_at), "due_at": _iso(self.due_at),
-                "warn_at": _iso(self.warn_at), "met_at": _iso(self.met_at),
-                "remaining_minutes": self.remaining_minutes, "why": self.why.to_dict()}
+                "started_at": iso(self.started_at), "due_at": iso(self.due_at),
+                "warn_at": iso(self.warn_at), "met_at": iso(self.met_at),
+                "remaining_minutes": self.remaining_minutes, "why": self.why._data(iso)}
 
 
 @dataclass(frozen=True)
@@ -181,9 +191,12 @@ class Timer:
     escalations: tuple[Escalation, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": str(self.kind), "due_at": _iso(self.due_at), "key": self.key,
-                "clock": None if self.clock is None else str(self.clock), "state": self.state,
-                "escalations": [e.index for e in self.escalations]}
+        return self._data(_Texts())
+
+    def _data(self, iso: _Texts) -> dict[str, Any]:
+        return {"kind": str(self.kind), "due_at": iso(self.due_at), "key": self.key,
+                "clock": None if self.clock is None else str(self.clock),
+                "state": self.state, "escalations": [e.index for e in self.escalations]}
 
 
 @dataclass(frozen=True)
@@ -196,13 +209,39 @@ class SlaSchedule:
         return next((c for c in self.clocks if c.kind is kind), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"target": None if self.target is None else self.target.index,
-                "clocks": [c.to_dict() for c in self.clocks],
-                "timers": [t.to_dict() for t in self.timers]}
+        clocks, timers = self.to_dicts()
+        clocks["timers"] = timers
+        return clocks
+
+    def to_dicts(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """`to_dict()` in two parts, for a caller that keeps them apart (the runtime stores
+        the clocks on the ticket and each timer with its row): `{"target", "clocks"}` and
+        the timers' dicts."""
+        iso = _Texts()
+        return ({"target": None if self.target is None else self.target.index,
+                 "clocks": [c._data(iso) for c in self.clocks]},
+                [t._data(iso) for t in self.timers])
 
 
-def _iso(instant: datetime | None) -> str | None:
-    return None if instant is None else instant.isoformat()
+class _Texts:
+    """`isoformat()` of instants, each instant object formatted once per serialisation: a
+    schedule names the same few instants many times (a clock's start is also its why's
+    and its first stretch's; its due instant ends the last stretch and names a timer)."""
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        # By identity, not equality: equal instants in two zones read differently. The
+        # value keeps the instant alive, so its id cannot be reused meanwhile.
+        self._seen: dict[int, tuple[datetime, str]] = {}
+
+    def __call__(self, instant: datetime | None) -> str | None:
+        if instant is None:
+            return None
+        found = self._seen.get(id(instant))
+        if found is None:
+            found = self._seen[id(instant)] = (instant, instant.isoformat())
+        return found[1]
 
 
 # --- the questions ---------------------------------------------------------------------------
@@ -243,26 +282,78 @@ def schedule(
     policy = ticket_type.sla_policy
     if policy is None:
         return SlaSchedule(None, (), ())
+    rules = _rules(ticket_type, policy)
     times = _in_utc(times)
     target = select_target(ticket_type, values)
     stretches = _stretches(ticket_type, times)
     clocks = []
     if target is not None:
-        for kind in SlaKind:
-            clock = _clock(ticket_type, calendar, target, kind, times, stretches)
+        warn_before = (calendar.minutes_of(policy.warn_before) if policy.warn_before
+                       else None)
+        for kind in _KINDS:
+            clock = _clock(ticket_type, rules, calendar, target, kind, warn_before, times,
+                           stretches)
             if clock is not None:
                 clocks.append(clock)
-    timers = [timer for clock in clocks for timer in _clock_timers(ticket_type, calendar, clock)]
-    timers += _stuck_timers(ticket_type, calendar, times)
-    return SlaSchedule(target, tuple(clocks), tuple(sorted(timers, key=lambda t: (t.due_at,
-                                                                                 t.key))))
+    timers = [timer for clock in clocks for timer in _clock_timers(rules, calendar, clock)]
+    timers += _stuck_timers(ticket_type, rules, calendar, stretches[-1])
+    return SlaSchedule(target, tuple(clocks), tuple(sorted(timers, key=_timer_order)))
+
+
+def _timer_order(timer: Timer) -> tuple[datetime, str]:
+    return timer.due_at, timer.key
+
+
+# --- what a ticket type's clocks read, derived once ----------------------------------------
+
+_KINDS = tuple(SlaKind)
+_MINUTE = timedelta(minutes=1)
+_RULES = "sla-rules"  # the key of `_Rules` in `TicketType.memo`
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """A ticket type's states and escalation steps as `schedule` asks about them: every
+    ticket's clocks ask the same questions of the same immutable type."""
+
+    modes: Mapping[str, SlaMode]  # each state's clock mode (final states stop)
+    at: Mapping[EscalationTrigger, tuple[Escalation, ...]]  # steps with no `after`
+    later: Mapping[EscalationTrigger, tuple[Escalation, ...]]  # steps with an `after`
+    stuck: tuple[Escalation, ...]  # `stuck` steps with an `after`
+
+
+def _rules(ticket_type: TicketType, policy: SlaPolicy) -> _Rules:
+    found = ticket_type.memo.get(_RULES)
+    if found is None:
+        at: dict[EscalationTrigger, tuple[Escalation, ...]] = {}
+        later: dict[EscalationTrigger, tuple[Escalation, ...]] = {}
+        for step in policy.escalations:
+            group = at if step.after is None else later
+            group[step.on] = (*group.get(step.on, ()), step)
+        stuck = tuple(step for step in policy.escalations
+                      if step.on is EscalationTrigger.STUCK and step.after is not None)
+        modes = {state.id: SlaMode.STOP if state.final else state.sla
+                 for state in ticket_type.states}
+        # Built twice by two threads at worst: the same value either way.
+        found = ticket_type.memo[_RULES] = _Rules(modes, at, later, stuck)
+    return found
 
 
 # --- clocks ----------------------------------------------------------------------------------
 
+def _is_utc(instant: datetime | None) -> bool:
+    return instant is None or (instant.__class__ is datetime and instant.tzinfo is UTC)
+
+
 def _in_utc(times: TicketTimes) -> TicketTimes:
     # One zone for every instant, so timer keys and the why read the same however the
-    # caller's datetimes were zoned.
+    # caller's datetimes were zoned. The runtime's are UTC already: kept as they are
+    # (astimezone would return each unchanged).
+    if (_is_utc(times.created_at) and _is_utc(times.first_response_at)
+            and _is_utc(times.customer_replied_at) and _is_utc(times.responded_at)
+            and all(_is_utc(entry.entered_at) for entry in times.history)):
+        return times
+
     def utc(instant: datetime | None) -> datetime | None:
         return None if instant is None else aware(instant).astimezone(UTC)
 
@@ -272,13 +363,6 @@ def _in_utc(times: TicketTimes) -> TicketTimes:
         utc(times.first_response_at), utc(times.customer_replied_at), utc(times.responded_at))
 
 
-def _mode(ticket_type: TicketType, state: str) -> SlaMode:
-    found = ticket_type.state_by_id.get(state)
-    if found is None:
-        return SlaMode.RUN  # a state of an older version: count it
-    return SlaMode.STOP if found.final else found.sla
-
-
 def _stretches(ticket_type: TicketType, times: TicketTimes) -> tuple[Stretch, ...]:
     history = times.history or (StateEntry(ticket_type.initial_state.id, times.created_at),)
     ends = [entry.entered_at for entry in history[1:]] + [None]
@@ -286,22 +370,27 @@ def _stretches(ticket_type: TicketType, times: TicketTimes) -> tuple[Stretch, ..
                                                                                    strict=True))
 
 
-def _clock(ticket_type: TicketType, calendar: BusinessCalendar, target: SlaTarget,
-           kind: SlaKind, times: TicketTimes, stretches: tuple[Stretch, ...]) -> SlaClock | None:
-    duration: Duration | None = getattr(target, kind.value)
-    start, met = _start_and_met(ticket_type, kind, times, stretches)
-    if duration is None or start is None:
+def _clock(ticket_type: TicketType, rules: _Rules, calendar: BusinessCalendar,
+           target: SlaTarget, kind: SlaKind, warn_before: int | None, times: TicketTimes,
+           stretches: tuple[Stretch, ...]) -> SlaClock | None:
+    duration: Duration | None = getattr(target, str(kind))
+    if duration is None:
+        return None
+    modes = rules.modes
+    start, met = _start_and_met(modes, kind, times, stretches)
+    if start is None:
         return None
     minutes = calendar.minutes_of(duration)
     window = _window(stretches, start, met)
-    due, counted, left = _reach(ticket_type, calendar, window, timedelta(minutes=minutes))
-    policy = ticket_type.sla_policy
+    available: dict[int, timedelta] = {}  # business time of closed stretches, asked once
+    due, counted, left = _reach(modes, calendar, window, timedelta(minutes=minutes),
+                                available)
     warn = None
-    if policy and policy.warn_before and calendar.minutes_of(policy.warn_before) < minutes:
-        early = timedelta(minutes=minutes - calendar.minutes_of(policy.warn_before))
-        warn = _reach(ticket_type, calendar, window, early)[0]
-    status = _status(ticket_type, stretches, due, met)
-    pauses = tuple(s for s in window if _mode(ticket_type, s.state) is not SlaMode.RUN
+    if warn_before is not None and warn_before < minutes:
+        early = timedelta(minutes=minutes - warn_before)
+        warn = _reach(modes, calendar, window, early, available)[0]
+    status = _status(modes, stretches, due, met)
+    pauses = tuple(s for s in window if modes.get(s.state, SlaMode.RUN) is not SlaMode.RUN
                    and (due is None or s.start < due))
     last = due or met or (window[-1].start if window else start)
     why = SlaWhy(
@@ -315,11 +404,12 @@ def _clock(ticket_type: TicketType, calendar: BusinessCalendar, target: SlaTarge
     )
     # A stopped clock keeps the due instant it passed before the ticket was resolved.
     return SlaClock(kind, status, start, due, warn if status is ClockStatus.RUNNING else None,
-                    met, left / timedelta(minutes=1), why)
+                    met, left / _MINUTE, why)
 
 
 def _start_and_met(
-    ticket_type: TicketType, kind: SlaKind, times: TicketTimes, stretches: tuple[Stretch, ...]
+    modes: Mapping[str, SlaMode], kind: SlaKind, times: TicketTimes,
+    stretches: tuple[Stretch, ...]
 ) -> tuple[datetime | None, datetime | None]:
     if kind is SlaKind.FIRST_RESPONSE:
         return times.created_at, times.first_response_at
@@ -331,7 +421,7 @@ def _start_and_met(
             else None
         return reply, answered
     current = stretches[-1]
-    resolved = _mode(ticket_type, current.state) is SlaMode.STOP
+    resolved = modes.get(current.state, SlaMode.RUN) is SlaMode.STOP
     return times.created_at, current.start if resolved else None
 
 
@@ -351,19 +441,24 @@ def _window(stretches: tuple[Stretch, ...], start: datetime,
     return tuple(window)
 
 
-def _reach(ticket_type: TicketType, calendar: BusinessCalendar, window: tuple[Stretch, ...],
-           amount: timedelta) -> tuple[datetime | None, tuple[Stretch, ...], timedelta]:
+def _reach(modes: Mapping[str, SlaMode], calendar: BusinessCalendar,
+           window: tuple[Stretch, ...], amount: timedelta, available: dict[int, timedelta]
+           ) -> tuple[datetime | None, tuple[Stretch, ...], timedelta]:
     """Where `amount` of business time is used up along the running stretches (None: not
-    within the window), the minutes each stretch counted, and what is left."""
+    within the window), the minutes each stretch counted, and what is left. `available`
+    remembers the business time of the window's closed stretches between calls."""
     remaining, counted = amount, []
-    for stretch in window:
-        if _mode(ticket_type, stretch.state) is not SlaMode.RUN:
+    for index, stretch in enumerate(window):
+        if modes.get(stretch.state, SlaMode.RUN) is not SlaMode.RUN:
             continue
         if stretch.end is not None:
-            available = calendar.business_time_between(stretch.start, stretch.end)
-            if available < remaining:
-                remaining -= available
-                counted.append(_counted(stretch, stretch.end, available))
+            length = available.get(index)
+            if length is None:
+                length = available[index] = calendar.business_time_between(stretch.start,
+                                                                            stretch.end)
+            if length < remaining:
+                remaining -= length
+                counted.append(_counted(stretch, stretch.end, length))
                 continue
         due = calendar.due_after(stretch.start, remaining)
         counted.append(_counted(stretch, due, remaining))
@@ -372,14 +467,14 @@ def _reach(ticket_type: TicketType, calendar: BusinessCalendar, window: tuple[St
 
 
 def _counted(stretch: Stretch, end: datetime, used: timedelta) -> Stretch:
-    return Stretch(stretch.state, stretch.start, end, used / timedelta(minutes=1))
+    return Stretch(stretch.state, stretch.start, end, used / _MINUTE)
 
 
-def _status(ticket_type: TicketType, stretches: tuple[Stretch, ...], due: datetime | None,
-            met: datetime | None) -> ClockStatus:
+def _status(modes: Mapping[str, SlaMode], stretches: tuple[Stretch, ...],
+            due: datetime | None, met: datetime | None) -> ClockStatus:
     if met is not None:
         return ClockStatus.MET_LATE if due is not None and due < met else ClockStatus.MET
-    mode = _mode(ticket_type, stretches[-1].state)
+    mode = modes.get(stretches[-1].state, SlaMode.RUN)
     if mode is SlaMode.STOP:
         return ClockStatus.STOPPED
     if due is None:
@@ -389,46 +484,38 @@ def _status(ticket_type: TicketType, stretches: tuple[Stretch, ...], due: dateti
 
 # --- timers ----------------------------------------------------------------------------------
 
-def _clock_timers(ticket_type: TicketType, calendar: BusinessCalendar,
-                  clock: SlaClock) -> list[Timer]:
+def _clock_timers(rules: _Rules, calendar: BusinessCalendar, clock: SlaClock) -> list[Timer]:
     if clock.status is not ClockStatus.RUNNING or clock.due_at is None:
         return []
-    policy = ticket_type.sla_policy
-    steps = policy.escalations if policy else ()
     # A next-response clock starts afresh with every customer reply: its keys say which.
-    base = clock.kind.value + (f"@{clock.started_at.isoformat()}"
-                               if clock.kind is SlaKind.NEXT_RESPONSE else "")
+    base = str(clock.kind) + (f"@{clock.started_at.isoformat()}"
+                              if clock.kind is SlaKind.NEXT_RESPONSE else "")
     timers: list[Timer] = []
     triggers = [(TimerKind.BREACH, clock.due_at, _BREACH_TRIGGER[clock.kind])]
     if clock.warn_at is not None:
         triggers.append((TimerKind.WARNING, clock.warn_at, EscalationTrigger.WARNING))
     for kind, instant, trigger in triggers:
-        now = tuple(s for s in steps if s.on is trigger and s.after is None)
-        timers.append(Timer(kind, instant, f"{base}:{kind.value}", clock.kind, None, now))
-        for step in steps:
-            if step.on is trigger and step.after is not None:
-                later = calendar.due_after(
-                    instant, timedelta(minutes=calendar.minutes_of(step.after)))
-                timers.append(Timer(TimerKind.ESCALATION, later,
-                                    f"{base}:{kind.value}:escalate{step.index}", clock.kind,
-                                    None, (step,)))
+        key = f"{base}:{kind}"
+        timers.append(Timer(kind, instant, key, clock.kind, None, rules.at.get(trigger, ())))
+        for step in rules.later.get(trigger, ()):
+            later = calendar.due_after(
+                instant, timedelta(minutes=calendar.minutes_of(step.after)))  # type: ignore[arg-type]
+            timers.append(Timer(TimerKind.ESCALATION, later, f"{key}:escalate{step.index}",
+                                clock.kind, None, (step,)))
     return timers
 
 
-def _stuck_timers(ticket_type: TicketType, calendar: BusinessCalendar,
-                  times: TicketTimes) -> list[Timer]:
-    policy = ticket_type.sla_policy
-    current = _stretches(ticket_type, times)[-1]
+def _stuck_timers(ticket_type: TicketType, rules: _Rules, calendar: BusinessCalendar,
+                  current: Stretch) -> list[Timer]:
     state = ticket_type.state_by_id.get(current.state)
-    if policy is None or state is None or state.final:
+    if state is None or state.final:
         return []
     timers = []
-    for step in policy.escalations:
-        if step.on is not EscalationTrigger.STUCK or step.after is None:
-            continue
+    for step in rules.stuck:
         if step.in_state is not None and step.in_state != current.state:
             continue
-        due = calendar.due_after(current.start, timedelta(minutes=calendar.minutes_of(step.after)))
+        due = calendar.due_after(current.start,
+                                 timedelta(minutes=calendar.minutes_of(step.after)))  # type: ignore[arg-type]
         key = f"stuck:{current.state}@{current.start.isoformat()}:escalate{step.index}"
         timers.append(Timer(TimerKind.STUCK, due, key, None, current.state, (step,)))
     return timers

@@ -103,15 +103,16 @@ def compute(executor: Session | Connection, ticket_type: TicketType, number: str
         return Computed(None, None, [])
     calendar, missing = _calendar(executor, sla_policy.calendar)
     plan: SlaSchedule = schedule(ticket_type, calendar, values, times)
-    data = plan.to_dict()
-    del data["timers"]  # the timer rows hold them; the clocks are what pages read
+    # The clocks are what pages read; the timers go to their rows, each with its own dict.
+    data, timer_data = plan.to_dicts()
     if missing:
         data["calendar_missing"] = sla_policy.calendar
     running = [clock.due_at for clock in plan.clocks
                if clock.status is ClockStatus.RUNNING and clock.due_at is not None]
-    planned = [timers.Planned(RUNTIME_KIND[timer.kind], prefix(number) + timer.key,
-                              timer.due_at, {"timer": timer.to_dict()})
-               for timer in plan.timers]
+    keys = prefix(number)
+    planned = [timers.Planned(RUNTIME_KIND[timer.kind], keys + timer.key, timer.due_at,
+                              {"timer": item})
+               for timer, item in zip(plan.timers, timer_data, strict=True)]
     return Computed(data, min(running, default=None), planned)
 
 
@@ -123,10 +124,11 @@ def schedule_new(connection: Connection, ticket_id: int, computed: Computed,
         _INSERT_TIMER.execute_many(connection, [
             {"ticket_id": ticket_id, "kind": str(item.kind), "key": item.key,
              "due_at": item.due_at, "payload": item.payload,
-             "state": str(TimerState.PENDING), "attempts": 0, "created_at": now}
+             "state": _PENDING, "attempts": 0, "created_at": now}
             for item in computed.planned])
 
 
+_PENDING = str(TimerState.PENDING)
 _INSERT_TIMER = Prepared(insert(Timer))
 
 _HISTORY = (select(Event.kind, Event.at, Event.data)

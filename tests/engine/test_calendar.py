@@ -7,6 +7,7 @@ Instants in the tables are local wall times of the calendar under test, written 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -369,3 +370,64 @@ def test_adding_in_two_steps_is_adding_once(berlin: BusinessCalendar, start: dat
     twice, _ = berlin.add_business_time(middle, second)
     once, _ = berlin.add_business_time(start, first + second)
     assert twice == once
+
+
+# Due instants and business time are answered from a remembered run of intervals (two
+# bisections); they must be what walking `intervals_from` gives, on every kind of
+# calendar: lunch breaks and holidays, overnight ranges and DST (berlin), hours so
+# sparse that a target outruns the run (wednesday mornings in Lord Howe's half-hour DST).
+SPARSE = """\
+calendar: sparse
+timezone: Australia/Lord_Howe
+hours: {wed: ["09:00-10:00"]}
+day_length: 8h
+"""
+
+
+def walked_due(calendar: BusinessCalendar, start: datetime, amount: timedelta) -> datetime:
+    remaining, end = amount, start.astimezone(UTC)
+    if remaining > timedelta(0):
+        for lo, hi in calendar.intervals_from(end):
+            if hi - lo >= remaining:
+                return lo + remaining
+            remaining -= hi - lo
+    return end
+
+
+def walked_between(calendar: BusinessCalendar, a: datetime, b: datetime) -> timedelta:
+    total = timedelta(0)
+    if b > a:
+        for lo, hi in calendar.intervals_from(a):
+            if lo >= b:
+                break
+            total += min(hi, b) - lo
+    return total
+
+
+@settings(max_examples=60, deadline=None)
+@given(start=st.datetimes(min_value=datetime(2025, 12, 1), max_value=datetime(2027, 2, 1),
+                          timezones=st.sampled_from([UTC, ZoneInfo("Asia/Shanghai"),
+                                                     ZoneInfo("Europe/Berlin")])),
+       minutes=st.integers(min_value=-10, max_value=60 * 24 * 30),
+       name=st.sampled_from(["office", "berlin", "cn", "sparse"]))
+def test_due_instants_and_business_time_are_the_walks(
+        office: BusinessCalendar, berlin: BusinessCalendar, cn: BusinessCalendar,
+        start: datetime, minutes: int, name: str):
+    calendar = {"office": office, "berlin": berlin, "cn": cn,
+                "sparse": loads_calendar(SPARSE, "sparse.yaml")}[name]
+    amount = timedelta(minutes=minutes)
+    due = calendar.due_after(start, amount)
+    assert due == walked_due(calendar, start, amount)
+    assert due.tzinfo is UTC
+    end = start + 2 * amount
+    assert calendar.business_time_between(start, end) == walked_between(calendar, start, end)
+    fresh = compile_calendar_data(as_data(calendar))  # nothing remembered yet
+    assert fresh.due_after(start, amount) == due
+
+
+def test_local_dates_of_equal_instants_in_two_zones_agree(cn: BusinessCalendar):
+    instant = datetime(2026, 2, 16, 17, 30, tzinfo=UTC)  # 01:30 on the 17th in Shanghai
+    assert cn.local_date(instant) == date(2026, 2, 17)
+    assert cn.local_date(instant.astimezone(ZoneInfo("America/New_York"))) == date(2026, 2, 17)
+    with pytest.raises(CalendarError):
+        cn.local_date(datetime(2026, 2, 16, 17, 30))

@@ -8,8 +8,10 @@ The calendar here works Monday to Friday, 09:00-17:00 UTC (a working day is 8 ho
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -290,3 +292,24 @@ def test_a_pause_never_brings_the_due_instant_forward(
     counted = sum(office.business_minutes_between(s.start, s.end) for s in after.why.counted
                   if s.end is not None)
     assert counted == 960
+
+
+def test_the_two_parts_of_a_schedule_are_its_dict(svc: TicketType, office: BusinessCalendar):
+    result = schedule(svc, office, {"tier": "gold"},
+                      times(("new", "Mon 09:00"), ("waiting", "Mon 10:00"), ("review", "Tue 09:00"),
+                            customer_replied_at="Tue 10:00"))
+    clocks, timers = result.to_dicts()
+    assert {**clocks, "timers": timers} == result.to_dict()
+    assert list(result.to_dict()) == ["target", "clocks", "timers"]
+    assert clocks["clocks"] == [clock.to_dict() for clock in result.clocks]
+    assert timers == [timer.to_dict() for timer in result.timers]
+
+
+def test_equal_instants_in_two_zones_keep_their_own_text(svc: TicketType,
+                                                        office: BusinessCalendar):
+    # An instant is formatted once per dict; equal instants of two zones are two texts.
+    clock = schedule(svc, office, HIGH, times(("new", "Mon 09:00"))).clocks[0]
+    shanghai = clock.started_at.astimezone(ZoneInfo("Asia/Shanghai"))
+    data = replace(clock, met_at=shanghai).to_dict()
+    assert (data["started_at"], data["met_at"]) == ("2024-06-03T09:00:00+00:00",
+                                                    "2024-06-03T17:00:00+08:00")
