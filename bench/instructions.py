@@ -4,7 +4,10 @@ Wall-clock rates on a shared 2-core VM swing by a third from one run to the next
 hides a 10 % change. `valgrind --tool=callgrind` counts the instructions a process runs,
 the same whatever else the machine is doing. This script runs itself under callgrind
 twice per path — creating 0 and then N repair tickets after the same set-up and warm-up —
-and prints the difference divided by N: the instructions one more ticket costs.
+and prints the difference divided by N: the instructions one more ticket costs. To keep
+the count the same from run to run, the runs fix PYTHONHASHSEED, freeze what the warm-up
+left for the garbage collector, and stop the background WAL checkpointer (whose passes
+follow the wall clock, which valgrind stretches).
 
     .venv/bin/python bench/instructions.py            # N=100, both paths (~3 min)
     .venv/bin/python bench/instructions.py --n 50 --path service
@@ -18,6 +21,7 @@ a cache miss costs more than an add. SQLite only (PostgreSQL's work is in its se
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
 import json
 import os
@@ -29,6 +33,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
@@ -50,23 +55,48 @@ def create(path: str, count: int) -> None:
     with tempfile.TemporaryDirectory(prefix="tf-instructions-") as scratch:
         url = f"sqlite:///{scratch}/create.db"
         setup = bench.prepare("sqlite", url, START)
-        total = WARM_UP + count
         if path == "service":
-            for i in range(total):
+            _steady(setup.db)
+
+            def one(i: int) -> None:
                 tickets.create(setup.db, Request(setup.customer, START, "127.0.0.1"),
                                "repair", bench.submission(i))
-            return
-        token = accounts.create_token(setup.db, setup.request(), "bench").token
-        os.environ.update(DATABASE_URL=url, TICKETFLOW_INSTANCE=scratch)
-        from runtime.app import create_app
+        else:
+            token = accounts.create_token(setup.db, setup.request(), "bench").token
+            os.environ.update(DATABASE_URL=url, TICKETFLOW_INSTANCE=scratch)
+            from runtime.app import create_app
 
-        client = create_app().test_client()
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        for i in range(total):
-            body = json.dumps({"ticket_type": "repair", "values": bench.submission(i)})
-            response = client.post("/api/v1/tickets", data=body, headers=headers)
-            if response.status_code != 201:
-                raise SystemExit(f"POST answered {response.status_code}: {response.data!r}")
+            app = create_app()
+            _steady(app.extensions["ticketflow"].db)
+            client = app.test_client()
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+            def one(i: int) -> None:
+                body = json.dumps({"ticket_type": "repair", "values": bench.submission(i)})
+                response = client.post("/api/v1/tickets", data=body, headers=headers)
+                if response.status_code != 201:
+                    raise SystemExit(f"POST answered {response.status_code}: "
+                                     f"{response.data!r}")
+
+        for i in range(WARM_UP):
+            one(i)
+        # What the warm-up left is frozen: a full collection then costs the same in every
+        # run instead of landing at a different ticket each time (~100k instructions).
+        gc.collect()
+        gc.freeze()
+        try:
+            for i in range(WARM_UP, WARM_UP + count):
+                one(i)
+        finally:
+            gc.unfreeze()  # a caller's process (the smoke test's) collects as before
+
+
+def _steady(database: Any) -> None:
+    # The background WAL checkpointer runs on wall-clock time, which valgrind stretches
+    # unevenly: left on, each run would count a different number of its passes. Off, the
+    # log stays far below SQLite's own backstop for these few tickets.
+    if database.checkpointer is not None:
+        database.checkpointer.stop()
 
 
 def _load_create_bench() -> ModuleType:
@@ -86,7 +116,8 @@ def instructions(path: str, count: int) -> int:
     run = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
          __file__, "--inside", path, "--n", str(count)],
-        capture_output=True, text=True, check=False, cwd=ROOT, timeout=1800)
+        capture_output=True, text=True, check=False, cwd=ROOT, timeout=1800,
+        env={**os.environ, "PYTHONHASHSEED": "0"})  # the same set and dict orders each run
     found = COLLECTED.search(run.stderr)
     if run.returncode != 0 or found is None:
         raise SystemExit(f"valgrind run failed ({run.returncode}): {run.stderr[-800:]}")
