@@ -29,7 +29,7 @@ def test_quick_benchmark_sweeps_every_due_timer_once(bench: ModuleType,
     assert all(s.floor > 0 for s in figures.sweeps)
     assert set(figures.latencies) == {
         "assign, 500 candidates", "add_business_time 4h", "add_business_time 2d",
-        "engine.sla.schedule, one repair ticket"}
+        "engine.sla.schedule, one repair ticket", "schedule + to_dicts, one repair ticket"}
     printed = capsys.readouterr().out
     assert "assign: assigned agent-" in printed
     assert "the eve of National Day" in printed
