@@ -13,10 +13,11 @@ branches and routing can use the flag on the very transition that creates the ti
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from json.encoder import encode_basestring
 from typing import Any
 
 from engine.durations import Duration
@@ -65,9 +66,20 @@ def match_key(check: DuplicateCheck, values: Mapping[str, Any]) -> tuple[str, ..
 
 def key_digest(ticket_type: str, check: DuplicateCheck, key: tuple[str, ...]) -> str:
     """A fixed-length fingerprint of (type, fields, values): what the runtime stores on a
-    ticket and looks up by index, so finding earlier tickets never scans a whole window."""
-    text = json.dumps([ticket_type, list(check.fields), list(key)], ensure_ascii=False)
+    ticket and looks up by index, so finding earlier tickets never scans a whole window.
+
+    The digest is stored, so its text may never change: it is what
+    `json.dumps([ticket_type, list(check.fields), list(key)], ensure_ascii=False)` writes,
+    put together from a prefix made once per type and fields and the same string encoder
+    (json.dumps built an encoder per call, most of the cost on every ticket created)."""
+    text = _prefix(ticket_type, check.fields) + ", ".join(map(encode_basestring, key)) + "]]"
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@lru_cache(maxsize=256)
+def _prefix(ticket_type: str, fields: tuple[str, ...]) -> str:
+    return (f"[{encode_basestring(ticket_type)}, "
+            f"[{', '.join(map(encode_basestring, fields))}], [")
 
 
 def window_start(check: DuplicateCheck, now: datetime) -> datetime:

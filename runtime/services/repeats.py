@@ -8,21 +8,18 @@ creation time) however many tickets the window holds.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
-from json.encoder import encode_basestring
 from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.duplicates import (
-    DuplicateCheck,
     Earlier,
     find_repeat,
+    key_digest,
     match_key,
     preset,
     window_start,
@@ -60,7 +57,7 @@ def check(session: Session, ticket_type: TicketType, submitted: Mapping[str, Any
     key = match_key(spec, values)
     if key is None:
         return Repeat()
-    digest = _digest(ticket_type.id, spec, key)
+    digest = key_digest(ticket_type.id, spec, key)
     rows = _EARLIER.rows(session, {
         "digest": digest, "since": window_start(spec, now), "now": now})
     if not rows:  # the common case: nothing earlier to decide about, so nothing to preset
@@ -68,18 +65,3 @@ def check(session: Session, ticket_type: TicketType, submitted: Mapping[str, Any
     earlier = [Earlier(number, created_at, data) for number, created_at, data in rows]
     return Repeat(preset(spec, find_repeat(spec, values, now, earlier)), digest)
 
-
-def _digest(ticket_type: str, spec: DuplicateCheck, key: tuple[str, ...]) -> str:
-    """`engine.duplicates.key_digest`, without building a JSON encoder per ticket: the
-    text `json.dumps([type, fields, key], ensure_ascii=False)` writes, put together from
-    a prefix made once per type and the same string encoder (tests/runtime/
-    test_repeats_digest.py holds the two equal). The digest is stored, so it may never
-    change."""
-    text = _prefix(ticket_type, spec.fields) + ", ".join(map(encode_basestring, key)) + "]]"
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-@lru_cache(maxsize=256)
-def _prefix(ticket_type: str, fields: tuple[str, ...]) -> str:
-    return (f"[{encode_basestring(ticket_type)}, "
-            f"[{', '.join(map(encode_basestring, fields))}], [")
