@@ -30,6 +30,7 @@ import threading
 import weakref
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +113,9 @@ class WalCheckpointer:
     def _connect(self) -> sqlite3.Connection | None:
         try:
             # mode=rw: never create a file that has gone (a test's folder, a moved database).
-            return sqlite3.connect(f"file:{self.path}?mode=rw", uri=True, isolation_level=None,
-                                   timeout=0)
+            # Quoted: a '?', '#' or '%' in a folder's name would end the URI's path.
+            return sqlite3.connect(f"file:{quote(self.path)}?mode=rw", uri=True,
+                                   isolation_level=None, timeout=0)
         except sqlite3.Error as error:
             log.warning("WAL checkpoints of %s are off: %s", self.path, error)
             return None

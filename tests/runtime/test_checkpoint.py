@@ -14,6 +14,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from runtime.checkpoint import BACKSTOP_PAGES, WalCheckpointer
@@ -43,8 +44,11 @@ def _notes_database(path: Path) -> Database:
     return database
 
 
-def test_committed_rows_reach_the_database_file_in_the_background(tmp_path: Path) -> None:
-    path = tmp_path / "t.db"
+@pytest.mark.parametrize("folder", ["plain", "with # and % in it"])
+def test_committed_rows_reach_the_database_file_in_the_background(tmp_path: Path,
+                                                                   folder: str) -> None:
+    (tmp_path / folder).mkdir()
+    path = tmp_path / folder / "t.db"
     database = _notes_database(path)
     _committed_rows(database, 20)  # far below SQLite's own 1,000-page checkpoint
     checkpointer = database.checkpointer
