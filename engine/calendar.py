@@ -231,17 +231,15 @@ class BusinessCalendar:
               ) -> Iterator[tuple[datetime, datetime]]:
         """`intervals_from`'s walk: the intervals of `day` and the days after it, clipped
         to start at `covered` or later, `idle` empty days already behind."""
+        last: datetime | None = covered
         while True:
             spans = self.intervals_on(day)
             idle = 0 if spans else idle + 1
             if idle > MAX_IDLE_DAYS:
                 raise CalendarError(f"calendar {self.id!r} has no working time for "
                                     f"{MAX_IDLE_DAYS} days after {day - timedelta(idle)}")
-            for lo, hi in spans:
-                lo = max(lo, covered)
-                if lo < hi:
-                    yield lo, hi
-                    covered = hi
+            kept, last = _clipped(spans, last)
+            yield from kept
             day += _ONE_DAY
 
     def _run(self, start: datetime) -> _Run:
@@ -259,17 +257,12 @@ class BusinessCalendar:
             for _ in range(_RUN_DAYS + 1):
                 spans = self.intervals_on(day)
                 idle = 0 if spans else idle + 1
-                for lo, hi in spans:
-                    # The same clipping as `_walk`'s: what an earlier day's range (an
-                    # overnight one, a daylight-saving change) covered counts once.
-                    if covered is not None and lo < covered:
-                        lo = covered
-                    if lo < hi:
-                        total += hi - lo
-                        los.append(lo)
-                        his.append(hi)
-                        ends.append(total)
-                        covered = hi
+                kept, covered = _clipped(spans, covered)  # as `_walk` clips them
+                for lo, hi in kept:
+                    total += hi - lo
+                    los.append(lo)
+                    his.append(hi)
+                    ends.append(total)
                 day += _ONE_DAY
             found = _Run(tuple(los), tuple(his), tuple(ends), day, idle)
             if len(self._runs) > _RUN_LIMIT:
@@ -426,10 +419,30 @@ def supported_countries() -> Mapping[str, list[str]]:
     return holidays.list_supported_countries()
 
 
+def _clipped(spans: tuple[tuple[datetime, datetime], ...], covered: datetime | None
+             ) -> tuple[list[tuple[datetime, datetime]], datetime | None]:
+    """A day's ranges without what `covered` (the walk's start, or the end of an earlier
+    range: an overnight one, a daylight-saving change) already counted, and the new end
+    of what is covered."""
+    kept = []
+    for lo, hi in spans:
+        if covered is not None and lo < covered:
+            lo = covered
+        if lo < hi:
+            kept.append((lo, hi))
+            covered = hi
+    return kept, covered
+
+
+def is_utc(instant: datetime) -> bool:
+    """Whether `instant` is a plain datetime in UTC already (astimezone would return it
+    unchanged): the engine's own instants are, and skip the conversion."""
+    return instant.__class__ is datetime and instant.tzinfo is UTC
+
+
 def _utc(instant: datetime) -> datetime:
-    # `aware(instant).astimezone(UTC)`, without the calls for what is UTC already (the
-    # engine's own instants are, and astimezone would return them unchanged).
-    if instant.__class__ is datetime and instant.tzinfo is UTC:
+    # `aware(instant).astimezone(UTC)`, without the calls for what is UTC already.
+    if is_utc(instant):
         return instant
     return aware(instant).astimezone(UTC)
 

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from engine.calendar import BusinessCalendar, DayOff, aware
+from engine.calendar import BusinessCalendar, DayOff, aware, is_utc
 from engine.durations import Duration
 from engine.errors import EvaluationError
 from engine.model import (
@@ -341,8 +341,12 @@ def _rules(ticket_type: TicketType, policy: SlaPolicy) -> _Rules:
 
 # --- clocks ----------------------------------------------------------------------------------
 
+def _mode(modes: Mapping[str, SlaMode], state: str) -> SlaMode:
+    return modes.get(state, SlaMode.RUN)  # a state of an older version: count it
+
+
 def _is_utc(instant: datetime | None) -> bool:
-    return instant is None or (instant.__class__ is datetime and instant.tzinfo is UTC)
+    return instant is None or is_utc(instant)
 
 
 def _in_utc(times: TicketTimes) -> TicketTimes:
@@ -390,7 +394,7 @@ def _clock(ticket_type: TicketType, rules: _Rules, calendar: BusinessCalendar,
         early = timedelta(minutes=minutes - warn_before)
         warn = _reach(modes, calendar, window, early, available)[0]
     status = _status(modes, stretches, due, met)
-    pauses = tuple(s for s in window if modes.get(s.state, SlaMode.RUN) is not SlaMode.RUN
+    pauses = tuple(s for s in window if _mode(modes, s.state) is not SlaMode.RUN
                    and (due is None or s.start < due))
     last = due or met or (window[-1].start if window else start)
     why = SlaWhy(
@@ -421,7 +425,7 @@ def _start_and_met(
             else None
         return reply, answered
     current = stretches[-1]
-    resolved = modes.get(current.state, SlaMode.RUN) is SlaMode.STOP
+    resolved = _mode(modes, current.state) is SlaMode.STOP
     return times.created_at, current.start if resolved else None
 
 
@@ -449,7 +453,7 @@ def _reach(modes: Mapping[str, SlaMode], calendar: BusinessCalendar,
     remembers the business time of the window's closed stretches between calls."""
     remaining, counted = amount, []
     for index, stretch in enumerate(window):
-        if modes.get(stretch.state, SlaMode.RUN) is not SlaMode.RUN:
+        if _mode(modes, stretch.state) is not SlaMode.RUN:
             continue
         if stretch.end is not None:
             length = available.get(index)
@@ -474,7 +478,7 @@ def _status(modes: Mapping[str, SlaMode], stretches: tuple[Stretch, ...],
             due: datetime | None, met: datetime | None) -> ClockStatus:
     if met is not None:
         return ClockStatus.MET_LATE if due is not None and due < met else ClockStatus.MET
-    mode = modes.get(stretches[-1].state, SlaMode.RUN)
+    mode = _mode(modes, stretches[-1].state)
     if mode is SlaMode.STOP:
         return ClockStatus.STOPPED
     if due is None:
@@ -498,11 +502,16 @@ def _clock_timers(rules: _Rules, calendar: BusinessCalendar, clock: SlaClock) ->
         key = f"{base}:{kind}"
         timers.append(Timer(kind, instant, key, clock.kind, None, rules.at.get(trigger, ())))
         for step in rules.later.get(trigger, ()):
-            later = calendar.due_after(
-                instant, timedelta(minutes=calendar.minutes_of(step.after)))  # type: ignore[arg-type]
-            timers.append(Timer(TimerKind.ESCALATION, later, f"{key}:escalate{step.index}",
-                                clock.kind, None, (step,)))
+            timers.append(Timer(TimerKind.ESCALATION, _after(calendar, instant, step),
+                                f"{key}:escalate{step.index}", clock.kind, None, (step,)))
     return timers
+
+
+def _after(calendar: BusinessCalendar, instant: datetime, step: Escalation) -> datetime:
+    """When a delayed escalation step fires: its `after` in business time past `instant`
+    (`_Rules` holds only steps that have one)."""
+    assert step.after is not None
+    return calendar.due_after(instant, timedelta(minutes=calendar.minutes_of(step.after)))
 
 
 def _stuck_timers(ticket_type: TicketType, rules: _Rules, calendar: BusinessCalendar,
@@ -514,8 +523,7 @@ def _stuck_timers(ticket_type: TicketType, rules: _Rules, calendar: BusinessCale
     for step in rules.stuck:
         if step.in_state is not None and step.in_state != current.state:
             continue
-        due = calendar.due_after(current.start,
-                                 timedelta(minutes=calendar.minutes_of(step.after)))  # type: ignore[arg-type]
+        due = _after(calendar, current.start, step)
         key = f"stuck:{current.state}@{current.start.isoformat()}:escalate{step.index}"
         timers.append(Timer(TimerKind.STUCK, due, key, None, current.state, (step,)))
     return timers
