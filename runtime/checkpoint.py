@@ -99,10 +99,13 @@ class WalCheckpointer:
             while True:
                 self._wanted.wait()
                 self._wanted.clear()
+                # Read after the clear: a stop asked for during the pass below is answered
+                # by one more pass, which sees every commit made before the stop.
+                stopping = self._stopping.is_set()
                 connection = connection or self._connect()
                 if connection is not None:
                     self._checkpoint(connection)
-                if self._stopping.is_set():
+                if stopping:
                     break
                 # Pacing; a stop during it finds `_wanted` set: one last pass, then out.
                 self._stopping.wait(self.interval)
