@@ -5,10 +5,11 @@ turn a software fault that goes straight to repairing and a network fault that g
 the hardware check) three ways and prints tickets per second:
 
 a. the service layer, `runtime.services.tickets.create`, in this process;
-b. real HTTP: `POST /api/v1/tickets` with a bearer token to `ticketflow serve` (gunicorn,
-   1 process x 4 threads by default: issue 3's goals are for one process) started by
-   this script on 127.0.0.1, first from one keep-alive connection, then from several
-   client threads at once;
+b. real HTTP: `POST /api/v1/tickets` with a bearer token to `ticketflow serve` (granian,
+   1 process x 1 thread by default: issue 3's goals are for one process, and more threads
+   in a process only contend for the GIL; `--threads 2` is the server's own default)
+   started by this script on 127.0.0.1, first from one keep-alive connection, then from
+   several client threads at once;
 c. the floor: the same rows the service wrote for a ticket — the number counter, the
    ticket with its SLA clocks, its `created` and `assigned` events, its SLA timers, the
    team's rotation pointer, the winner's inbox entry and its outbox record — written with
@@ -659,7 +660,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
     parser.add_argument("--workers", type=int, default=1,
                         help="server worker processes (issue 3's goals are for one)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per server process")
+    parser.add_argument("--threads", type=int, default=1, help="threads per server process")
     parser.add_argument("--skip-pg", action="store_true", help="SQLite only")
     args = parser.parse_args(argv)
     args.n = max(args.clients, args.n or (100 if args.quick else 1000))

@@ -293,12 +293,12 @@ def db_upgrade() -> None:
 # that would load Flask for every command); why 2 x 4 is explained there.
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes (about one per core).")
-@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
+@click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 64),
               help="Threads per worker process.")
 @click.option("--access-log/--no-access-log", default=True, show_default=True)
 def serve(host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
-    """Upgrade the database, then serve the web app and the API with gunicorn."""
-    from runtime.wsgi import Server, server_options
+    """Upgrade the database, then serve the web app and the API with granian."""
+    from runtime.wsgi import serve as serve_wsgi
 
     with _open_database(upgrade_first=True) as (settings, _database):
         pass
@@ -308,8 +308,7 @@ def serve(host: str, port: int, workers: int, threads: int, access_log: bool) ->
     click.echo(f"ticketflow: serving http://{url_host}:{port}/ with {workers} process(es) x "
                f"{threads} thread(s) on {_where(settings.database_url)}; Ctrl-C stops",
                err=True)
-    Server(settings, server_options(host, port, workers=workers, threads=threads,
-                                    access_log=access_log)).run()
+    serve_wsgi(host, port, workers=workers, threads=threads, access_log=access_log)
 
 
 def _check_app(settings: Settings) -> None:
@@ -327,10 +326,11 @@ def _check_app(settings: Settings) -> None:
 
 
 def _check_port(host: str, port: int) -> None:
-    """Refuse early, in one line, when the address is taken (gunicorn would retry and log)."""
+    """Refuse early, in one line, when the address is taken (the server would log a
+    traceback from every worker)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
-        # gunicorn sets SO_REUSEADDR too: a socket left in TIME_WAIT is no conflict.
+        # The server sets SO_REUSEADDR too: a socket left in TIME_WAIT is no conflict.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
