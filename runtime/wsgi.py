@@ -61,6 +61,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, workers: int = DEFAULT_W
         blocking_threads=threads,
         log_access=access_log,
         log_access_format=ACCESS_LOG_FORMAT,
+        websockets=False,  # WSGI has none; granian would say so at every start
         # A worker that dies is started again, as a process manager would.
         respawn_failed_workers=True,
         workers_kill_timeout=SHUTDOWN_SECONDS,

@@ -1,0 +1,166 @@
+"""`ticketflow serve` as a client meets it: the production server (granian) in front of the
+app, on 127.0.0.1, over real sockets.
+
+The app's own behaviour is specified elsewhere through the WSGI interface; these tests
+hold what only a real server can break: keep-alive connections, the headers and the
+uniform JSON errors on the wire, an oversized upload refused before its body is sent,
+and tickets created over HTTP by a token holder.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from runtime.context import Request
+from runtime.db import Database
+from runtime.migrate import upgrade
+from runtime.models import Role
+from runtime.services import accounts, definitions
+from tests.conftest import ROOT
+
+READY_SECONDS = 30
+MAX_UPLOAD_MB = 1  # the server then refuses bodies over 6 MiB (upload + 5 MiB of form)
+REPAIR = {"device": "PRN-0042", "category": "printer", "fault": "software",
+          "symptom": "paper_jam", "priority": "normal",
+          "description": "Print jobs stay in the queue.", "contact_phone": "+33 6 12 34 56 78",
+          "contact_email": "alice@example.com"}
+
+
+@dataclass(frozen=True)
+class Served:
+    port: int
+    token: str
+
+    def connect(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _prepared_database(url: str) -> str:
+    """A database with the repair template and a customer's API token."""
+    db = Database(url)
+    try:
+        upgrade(db)
+        now = datetime.now(UTC)
+        admin = accounts.create_user(db, None, username="admin", role=Role.ADMIN,
+                                     password="a-long-enough-password", now=now)
+        customer = accounts.create_user(db, None, username="alice", role=Role.REQUESTER,
+                                        password="a-long-enough-password", now=now)
+        definitions.install(db, Request(accounts.actor_for(admin), now),
+                            (ROOT / "templates_library" / "repair.yaml").read_text("utf-8"))
+        return accounts.create_token(db, Request(accounts.actor_for(customer), now),
+                                     "serve-test").token
+    finally:
+        db.dispose()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    folder = tmp_path_factory.mktemp("serve")
+    url = f"sqlite:///{folder / 'serve.db'}"
+    token = _prepared_database(url)
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": url, "TICKETFLOW_INSTANCE": str(folder),
+           "TICKETFLOW_MAX_UPLOAD_MB": str(MAX_UPLOAD_MB)}
+    log = folder / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "runtime.cli", "serve", "--port", str(port),
+             "--workers", "1", "--threads", "1", "--no-access-log"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_until_listening(port, server, log)
+        yield Served(port, token)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    assert server.returncode == 0, log.read_text()
+
+
+def _wait_until_listening(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + READY_SECONDS
+    while time.monotonic() < deadline:
+        assert server.poll() is None, log.read_text()
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"ticketflow serve did not listen within {READY_SECONDS} s: {log.read_text()}")
+
+
+def test_one_keep_alive_connection_carries_many_requests(served: Served) -> None:
+    connection = served.connect()
+    try:
+        for _ in range(5):
+            connection.request("GET", "/login")
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200
+            assert response.getheader("Connection", "keep-alive").lower() != "close"
+    finally:
+        connection.close()
+
+
+def test_an_api_error_is_uniform_json_with_the_security_headers(served: Served) -> None:
+    connection = served.connect()
+    try:
+        connection.request("GET", "/api/v1/tickets")
+        response = connection.getresponse()
+        body = json.loads(response.read())
+    finally:
+        connection.close()
+    assert response.status == 401
+    assert body["error"]["code"] == "unauthorized"
+    assert response.getheader("WWW-Authenticate") == 'Bearer realm="ticketflow"'
+    assert response.getheader("X-Content-Type-Options") == "nosniff"
+    assert response.getheader("X-Frame-Options") == "DENY"
+    assert "frame-ancestors 'none'" in (response.getheader("Content-Security-Policy") or "")
+    assert response.getheader("Cache-Control") == "no-store"
+
+
+def test_an_oversized_body_is_refused_before_it_is_sent(served: Served) -> None:
+    declared = (MAX_UPLOAD_MB + 6) * 1024 * 1024
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as raw:
+        raw.sendall(b"POST /api/v1/tickets HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    b"Authorization: Bearer " + served.token.encode() + b"\r\n"
+                    b"Content-Type: application/json\r\n"
+                    b"Content-Length: " + str(declared).encode() + b"\r\n\r\n")
+        # Not one byte of the body follows: the answer must come anyway.
+        head = raw.recv(65536).decode("latin-1")
+    assert head.startswith("HTTP/1.1 413"), head[:200]
+    assert '"code":"too-large"' in head.replace(" ", ""), head
+
+
+def test_a_token_holder_creates_a_ticket_over_http(served: Served) -> None:
+    connection = served.connect()
+    try:
+        connection.request("POST", "/api/v1/tickets",
+                           json.dumps({"ticket_type": "repair", "values": REPAIR}),
+                           {"Authorization": f"Bearer {served.token}",
+                            "Content-Type": "application/json"})
+        response = connection.getresponse()
+        body = json.loads(response.read())
+    finally:
+        connection.close()
+    assert response.status == 201, body
+    assert body["ticket"]["number"].startswith("REP-")
+    assert body["ticket"]["requester"] == "alice"
+    assert response.getheader("Location", "").endswith(body["ticket"]["number"])
