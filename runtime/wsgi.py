@@ -36,7 +36,8 @@ DEFAULT_WORKERS = 2
 DEFAULT_THREADS = 2
 # Ctrl-C / SIGTERM: requests in flight finish, but a stuck one does not hang a shutdown.
 SHUTDOWN_SECONDS = 10
-ACCESS_LOG_FORMAT = '%(addr)s - [%(time)s] "%(method)s %(path)s %(protocol)s" %(status)d %(dt_ms).1fms'
+ACCESS_LOG_FORMAT = ('%(addr)s - [%(time)s] "%(method)s %(path)s %(protocol)s" %(status)d '
+                     '%(dt_ms).1fms')
 
 
 def create() -> Flask:
