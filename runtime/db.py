@@ -22,10 +22,11 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event, make_url, select, text, update
+from sqlalchemy import Engine, create_engine, event, exc, make_url, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from runtime.checkpoint import WalCheckpointer, configure_connection
+from runtime.prepared import DriverConnection
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _WRITE = "ticketflow_write"
@@ -175,10 +176,22 @@ class Database:
             yield session
 
     @contextmanager
-    def connect(self) -> Iterator[Connection]:
-        """A plain Core connection for the few hot reads that need no ORM (who is calling)."""
-        with self.engine.connect() as connection:
-            yield connection
+    def driver_connection(self) -> Iterator[DriverConnection]:
+        """A pooled driver connection for a one-statement read on every request (who is
+        calling), run by a `Prepared` statement. A lone SELECT is atomic by itself; the
+        pool rolls back on return. Without SQLAlchemy's `Connection` around it, the token
+        lookup of an API call creating tickets took 87 – 90 µs instead of 105 – 106."""
+        dialect = self.engine.dialect
+        try:
+            connection = self.engine.raw_connection()
+        except dialect.loaded_dbapi.Error as error:
+            # As SQLAlchemy's own connect raises it: the outage handlers answer 503.
+            raise exc.DBAPIError.instance(None, None, error, dialect.loaded_dbapi.Error,
+                                          dialect=dialect) from error
+        try:
+            yield DriverConnection(connection, dialect)
+        finally:
+            connection.close()
 
     def dispose(self) -> None:
         if self._checkpointer is not None:

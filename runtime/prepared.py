@@ -61,6 +61,18 @@ class _Compiled:
             for value, process in zip(raw, self.results, strict=True))
 
 
+@dataclass(frozen=True)
+class DriverConnection:
+    """A pooled driver connection with its engine's dialect, for a read that needs no
+    transaction of SQLAlchemy's around it (`Database.driver_connection`)."""
+
+    connection: Any  # the pool's proxy of a DBAPI connection
+    dialect: Dialect
+
+
+Executor = Session | Connection | DriverConnection
+
+
 class Prepared:
     """A Core statement run on the driver's cursor (see the module's docstring)."""
 
@@ -104,13 +116,17 @@ class Prepared:
         return _Compiled(compiled.string, dialect.positional, order, processing, fixed,
                          results, row_type)
 
-    def _run(self, executor: Session | Connection, rows: Sequence[Mapping[str, Any]],
+    def _run(self, executor: Executor, rows: Sequence[Mapping[str, Any]],
              ) -> tuple[_Compiled, Any]:
-        # A session's statements run on its connection, in its transaction.
-        connection = executor if isinstance(executor, Connection) else executor.connection()
-        dialect = connection.dialect
+        if isinstance(executor, DriverConnection):
+            dialect, driver = executor.dialect, executor.connection
+        else:
+            # A session's statements run on its connection, in its transaction.
+            connection = (executor if isinstance(executor, Connection)
+                          else executor.connection())
+            dialect, driver = connection.dialect, connection.connection
         compiled = self._for(dialect, frozenset(rows[0]))
-        cursor = connection.connection.cursor()
+        cursor = driver.cursor()
         parameters: Any = None
         try:
             if len(rows) == 1:
@@ -126,7 +142,7 @@ class Prepared:
                                           dialect=dialect) from error
         return compiled, cursor
 
-    def rows(self, connection: Session | Connection, params: Mapping[str, Any]) -> list[Any]:
+    def rows(self, connection: Executor, params: Mapping[str, Any]) -> list[Any]:
         """Run with one set of parameters; every row it returns, as named tuples."""
         compiled, cursor = self._run(connection, [params])
         try:
@@ -134,17 +150,17 @@ class Prepared:
         finally:
             cursor.close()
 
-    def first(self, connection: Session | Connection, params: Mapping[str, Any]) -> Any:
+    def first(self, connection: Executor, params: Mapping[str, Any]) -> Any:
         """Run with one set of parameters; the first row it returns, or None."""
         found = self.rows(connection, params)
         return found[0] if found else None
 
-    def scalar(self, connection: Session | Connection, params: Mapping[str, Any]) -> Any:
+    def scalar(self, connection: Executor, params: Mapping[str, Any]) -> Any:
         """Run with one set of parameters; the first column of the first row, or None."""
         row = self.first(connection, params)
         return row[0] if row else None
 
-    def execute(self, connection: Session | Connection, params: Mapping[str, Any]) -> int:
+    def execute(self, connection: Executor, params: Mapping[str, Any]) -> int:
         """Run with one set of parameters for its effect; the rows it changed."""
         _compiled, cursor = self._run(connection, [params])
         try:
@@ -152,7 +168,7 @@ class Prepared:
         finally:
             cursor.close()
 
-    def execute_many(self, connection: Session | Connection,
+    def execute_many(self, connection: Executor,
                      rows: Iterable[Mapping[str, Any]]) -> None:
         """Run once per set of parameters (all with the same names), in one call."""
         batch = list(rows)

@@ -236,14 +236,14 @@ def _caller(rows: list[Any]) -> Caller:
 
 def caller_for_session(db: Database, session_id: str) -> Caller | None:
     """The active user behind a live browser session, or None."""
-    with db.connect() as connection:
+    with db.driver_connection() as connection:
         rows = _SESSION_CALLER.rows(connection, {"session_id": session_id})
     return _caller(rows) if rows else None
 
 
 def caller_for_token(db: Database, token: str, now: datetime) -> Caller | None:
     """The active user an unexpired, unrevoked API token belongs to, or None."""
-    with db.connect() as connection:
+    with db.driver_connection() as connection:
         rows = _TOKEN_CALLER.rows(connection, {"token_hash": _token_hash(token)})
     if not rows or (rows[0].expires_at is not None and rows[0].expires_at <= now):
         return None

@@ -58,6 +58,17 @@ def test_rows_come_back_named_and_in_order(database: Database) -> None:
     assert (row.key, row.due_at, row.payload["users"]) == ("b", INSTANT, ["wang"])
 
 
+def test_a_read_on_a_pooled_driver_connection_sees_what_was_committed(
+        database: Database) -> None:
+    with database.write() as session:
+        written = INSERT.scalar(session, timer_row("a"))
+    with database.driver_connection() as connection:
+        row = READ.first(connection, {"timer": written})
+    assert row == ("a", INSTANT, timer_row("a")["payload"], None)
+    with database.write() as session:  # the connection went back to the pool idle
+        BUMP.execute(session, {"timer_key": "a"})
+
+
 def test_execute_many_and_values_the_statement_carries(database: Database) -> None:
     with database.write() as session:
         Prepared(insert(Timer)).execute_many(session, [timer_row(key) for key in "abc"])

@@ -398,7 +398,7 @@ def _broken(database: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
                                ConnectionRefusedError("connection refused"))
 
     with monkeypatch.context() as patch:
-        for method in ("read", "write", "connect"):
+        for method in ("read", "write", "driver_connection"):
             patch.setattr(database, method, fail)
         yield
 
