@@ -4,7 +4,7 @@ app, on 127.0.0.1, over real sockets.
 The app's own behaviour is specified elsewhere through the WSGI interface; these tests
 hold what only a real server can break: keep-alive connections, the headers and the
 uniform JSON errors on the wire, an oversized upload refused before its body is sent,
-and tickets created over HTTP by a token holder.
+tickets created over HTTP by a token holder, and a worker process that dies started again.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,9 +73,10 @@ def _prepared_database(url: str) -> str:
         db.dispose()
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    folder = tmp_path_factory.mktemp("serve")
+@contextmanager
+def _serving(folder: Path) -> Iterator[tuple[Served, subprocess.Popen[bytes]]]:
+    """`ticketflow serve` (one process, one thread) on a prepared SQLite database; on the
+    way out it is stopped as a process manager would, and must exit cleanly."""
     url = f"sqlite:///{folder / 'serve.db'}"
     token = _prepared_database(url)
     port = _free_port()
@@ -86,24 +89,52 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
              "--workers", "1", "--threads", "1", "--no-access-log"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        _wait_until_listening(port, server, log)
-        yield Served(port, token)
+        _wait_until_answering(port, server, log)
+        yield Served(port, token), server
     finally:
         server.terminate()
         server.wait(timeout=20)
     assert server.returncode == 0, log.read_text()
 
 
-def _wait_until_listening(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with _serving(tmp_path_factory.mktemp("serve")) as (server, _process):
+        yield server
+
+
+def _answers(port: int) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        connection.request("GET", "/login")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+def _wait_until_answering(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + READY_SECONDS
     while time.monotonic() < deadline:
         assert server.poll() is None, log.read_text()
+        if _answers(port):
+            return
+        time.sleep(0.1)
+    pytest.fail(f"ticketflow serve did not answer within {READY_SECONDS} s: {log.read_text()}")
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux: read from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"ticketflow serve did not listen within {READY_SECONDS} s: {log.read_text()}")
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 def test_one_keep_alive_connection_carries_many_requests(served: Served) -> None:
@@ -164,3 +195,16 @@ def test_a_token_holder_creates_a_ticket_over_http(served: Served) -> None:
     assert body["ticket"]["number"].startswith("REP-")
     assert body["ticket"]["requester"] == "alice"
     assert response.getheader("Location", "").endswith(body["ticket"]["number"])
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+def test_a_worker_that_dies_is_started_again(tmp_path: Path) -> None:
+    with _serving(tmp_path) as (served, process):
+        (worker,) = _children(process.pid)
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + READY_SECONDS
+        while time.monotonic() < deadline and not (
+                _children(process.pid) not in ([], [worker]) and _answers(served.port)):
+            time.sleep(0.2)
+        assert _children(process.pid) not in ([], [worker])
+        assert _answers(served.port)
