@@ -290,7 +290,7 @@ def db_upgrade() -> None:
               help="Address to listen on (0.0.0.0 exposes the server to the network).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 # The defaults are runtime.wsgi.DEFAULT_WORKERS and DEFAULT_THREADS (not imported here:
-# that would load Flask for every command); why 2 x 4 is explained there.
+# that would load Flask for every command); why 2 x 2 is explained there.
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes (about one per core).")
 @click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 64),
