@@ -164,7 +164,7 @@ def _seed(setup: Any) -> Loaded:
     request = Request(setup.customer, CREATED, "127.0.0.1")
     numbers = [tickets.create(setup.db, request, "repair", create.submission(i)).number
                for i in (0, 2)]
-    with setup.db.connect() as connection:
+    with setup.db.engine.connect() as connection:
         sample_id, assignee = connection.execute(text(
             "SELECT id, assignee_id FROM tickets WHERE number = :n"), {"n": numbers[0]}).one()
         rows = connection.execute(text(
@@ -229,7 +229,7 @@ _COLUMNS: dict[int, list[str]] = {}
 
 def _columns_cache(loaded: Loaded) -> list[str]:
     if id(loaded) not in _COLUMNS:
-        with loaded.db.connect() as connection:
+        with loaded.db.engine.connect() as connection:
             _COLUMNS[id(loaded)] = _columns(connection, loaded.dialect)
     return _COLUMNS[id(loaded)]
 
