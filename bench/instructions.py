@@ -66,7 +66,7 @@ def create(path: str, count: int) -> None:
             os.environ.update(DATABASE_URL=url, TICKETFLOW_INSTANCE=scratch)
             from runtime.app import create_app
 
-            app = create_app()
+            app = create_app(clock=lambda: START)  # the same clocks every run, as the service path
             _steady(app.extensions["ticketflow"].db)
             client = app.test_client()
             headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}

@@ -108,7 +108,7 @@ def _answers(port: int) -> bool:
     try:
         connection.request("GET", "/login")
         return connection.getresponse().status == 200
-    except OSError:
+    except (OSError, http.client.HTTPException):  # not listening yet, or cut off
         return False
     finally:
         connection.close()
