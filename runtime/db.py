@@ -22,11 +22,11 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event, exc, make_url, select, text, update
+from sqlalchemy import Engine, create_engine, event, make_url, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from runtime.checkpoint import WalCheckpointer, configure_connection
-from runtime.prepared import DriverConnection
+from runtime.prepared import DriverConnection, as_sqlalchemy_error
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _WRITE = "ticketflow_write"
@@ -185,9 +185,7 @@ class Database:
         try:
             connection = self.engine.raw_connection()
         except dialect.loaded_dbapi.Error as error:
-            # As SQLAlchemy's own connect raises it: the outage handlers answer 503.
-            raise exc.DBAPIError.instance(None, None, error, dialect.loaded_dbapi.Error,
-                                          dialect=dialect) from error
+            raise as_sqlalchemy_error(error, dialect) from error  # an outage: a 503
         try:
             yield DriverConnection(connection, dialect)
         finally:

@@ -73,6 +73,14 @@ class DriverConnection:
 Executor = Session | Connection | DriverConnection
 
 
+def as_sqlalchemy_error(error: Exception, dialect: Dialect, statement: str | None = None,
+                        parameters: Any = None) -> exc.DBAPIError:
+    """A driver's error as SQLAlchemy raises it (IntegrityError, OperationalError ...):
+    the 409 and 503 handlers know only those."""
+    return exc.DBAPIError.instance(statement, parameters, error, dialect.loaded_dbapi.Error,
+                                   dialect=dialect)
+
+
 class Prepared:
     """A Core statement run on the driver's cursor (see the module's docstring)."""
 
@@ -137,9 +145,7 @@ class Prepared:
                 cursor.executemany(compiled.sql, parameters)
         except dialect.loaded_dbapi.Error as error:
             cursor.close()
-            raise exc.DBAPIError.instance(compiled.sql, parameters, error,
-                                          dialect.loaded_dbapi.Error,
-                                          dialect=dialect) from error
+            raise as_sqlalchemy_error(error, dialect, compiled.sql, parameters) from error
         return compiled, cursor
 
     def rows(self, connection: Executor, params: Mapping[str, Any]) -> list[Any]:

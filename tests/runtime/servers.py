@@ -1,25 +1,34 @@
-"""Real servers the notification tests talk to, on 127.0.0.1 and an ephemeral port: an
-SMTP server (aiosmtpd) that keeps what it receives, an HTTP receiver whose answers a
-test scripts (a status, a robot's JSON, or hanging until the test lets it go), and a
-TCP proxy in front of PostgreSQL that a test takes down to play an outage."""
+"""Real servers the tests talk to, on 127.0.0.1 and an ephemeral port: an SMTP server
+(aiosmtpd) that keeps what it receives, an HTTP receiver whose answers a test scripts (a
+status, a robot's JSON, or hanging until the test lets it go), a TCP proxy in front of
+PostgreSQL that a test takes down to play an outage, and `ticketflow serve` itself."""
 
 from __future__ import annotations
 
 import email
 import email.policy
+import http.client
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from tests.conftest import ROOT
+
 HANG_LIMIT_S = 30  # a hanging receiver gives up by itself if a test forgets to release it
+READY_S = 30  # `ticketflow serve` answers well within this, or the test fails with its log
 
 
 class _EphemeralController(Controller):
@@ -225,3 +234,50 @@ class TcpProxy:
             pass
         self.listener.close()
         self._thread.join()
+
+
+# --- ticketflow serve ----------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def answers(port: int) -> bool:
+    """Whether a server on `port` answers the login page with 200."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        connection.request("GET", "/login")
+        return connection.getresponse().status == 200
+    except (OSError, http.client.HTTPException):  # not listening yet, or cut off
+        return False
+    finally:
+        connection.close()
+
+
+@contextmanager
+def ticketflow_serve(env: dict[str, str], log: Path, *, workers: int = 1, threads: int = 1
+                     ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """`ticketflow serve` with `env` added to this process's environment, on a free port
+    of 127.0.0.1, once it answers; yields the port and the process. On the way out it is
+    stopped as a process manager would, and must exit cleanly."""
+    port = free_port()
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "runtime.cli", "serve", "--port", str(port),
+             "--workers", str(workers), "--threads", str(threads), "--no-access-log"],
+            cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + READY_S
+        while not answers(port):
+            assert server.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"no answer in {READY_S} s: {log.read_text()}"
+            time.sleep(0.1)
+        yield port, server
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    assert server.returncode == 0, log.read_text()

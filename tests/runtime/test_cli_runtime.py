@@ -4,14 +4,8 @@ as DATABASE_URL, a temporary instance folder as TICKETFLOW_INSTANCE)."""
 
 from __future__ import annotations
 
-import os
 import socket
 import sqlite3
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,8 +24,8 @@ from runtime.models import Event, EventKind, Team, Ticket, User
 from runtime.services import accounts, tickets
 from runtime.services import templates as templates_service
 from runtime.services.configuration import referenced_teams
-from tests.conftest import ROOT
 from tests.runtime.conftest import START
+from tests.runtime.servers import ticketflow_serve
 
 PASSWORD = "a-long-enough-password"
 
@@ -287,23 +281,6 @@ def test_a_demo_story_is_recognised_by_its_title(story: Story):
 # --- the server ----------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _status(url: str) -> int | None:
-    """The HTTP status the server answers with, or None while nothing listens."""
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return error.code
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return None
-
-
 def test_serve_defaults_are_the_documented_ones():
     from runtime import wsgi
 
@@ -324,26 +301,10 @@ def test_serve_on_a_taken_port_is_one_line(fresh: tuple[Run, Database]):
 
 def test_serve_upgrades_then_answers_http_on_127_0_0_1(tmp_path: Path):
     database_file = tmp_path / "serve.db"
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database_file}",
+    env = {"DATABASE_URL": f"sqlite:///{database_file}",
            "TICKETFLOW_INSTANCE": str(tmp_path / "instance")}
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", "serve", "--port", str(port), "--workers", "1",
-             "--threads", "2", "--no-access-log"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        status = None
-        deadline = time.monotonic() + 20
-        while status is None and time.monotonic() < deadline and server.poll() is None:
-            status = _status(f"http://127.0.0.1:{port}/login")
-            if status is None:
-                time.sleep(0.1)
-        assert status == 200, log.read_text()
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-    assert server.returncode == 0, log.read_text()
+    # It answers the login page with 200, then exits cleanly when stopped.
+    with ticketflow_serve(env, tmp_path / "serve.log", threads=2):
+        pass
     with sqlite3.connect(database_file) as connection:
         assert connection.execute("select count(*) from alembic_version").fetchone() == (1,)

@@ -15,7 +15,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,13 +30,10 @@ from runtime.migrate import upgrade
 from runtime.models import Role
 from runtime.services import accounts, definitions
 from tests.conftest import ROOT
+from tests.runtime.conftest import VALID_REPAIR
+from tests.runtime.servers import READY_S, answers, ticketflow_serve
 
-READY_SECONDS = 30
 MAX_UPLOAD_MB = 1  # the server then refuses bodies over 6 MiB (upload + 5 MiB of form)
-REPAIR = {"device": "PRN-0042", "category": "printer", "fault": "software",
-          "symptom": "paper_jam", "priority": "normal",
-          "description": "Print jobs stay in the queue.", "contact_phone": "+33 6 12 34 56 78",
-          "contact_email": "alice@example.com"}
 
 
 @dataclass(frozen=True)
@@ -47,12 +43,6 @@ class Served:
 
     def connect(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _prepared_database(url: str) -> str:
@@ -75,53 +65,19 @@ def _prepared_database(url: str) -> str:
 
 @contextmanager
 def _serving(folder: Path) -> Iterator[tuple[Served, subprocess.Popen[bytes]]]:
-    """`ticketflow serve` (one process, one thread) on a prepared SQLite database; on the
-    way out it is stopped as a process manager would, and must exit cleanly."""
+    """`ticketflow serve` (one process, one thread) on a prepared SQLite database."""
     url = f"sqlite:///{folder / 'serve.db'}"
     token = _prepared_database(url)
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": url, "TICKETFLOW_INSTANCE": str(folder),
+    env = {"DATABASE_URL": url, "TICKETFLOW_INSTANCE": str(folder),
            "TICKETFLOW_MAX_UPLOAD_MB": str(MAX_UPLOAD_MB)}
-    log = folder / "serve.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", "serve", "--port", str(port),
-             "--workers", "1", "--threads", "1", "--no-access-log"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        _wait_until_answering(port, server, log)
-        yield Served(port, token), server
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-    assert server.returncode == 0, log.read_text()
+    with ticketflow_serve(env, folder / "serve.log") as (port, process):
+        yield Served(port, token), process
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with _serving(tmp_path_factory.mktemp("serve")) as (server, _process):
         yield server
-
-
-def _answers(port: int) -> bool:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-    try:
-        connection.request("GET", "/login")
-        return connection.getresponse().status == 200
-    except (OSError, http.client.HTTPException):  # not listening yet, or cut off
-        return False
-    finally:
-        connection.close()
-
-
-def _wait_until_answering(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + READY_SECONDS
-    while time.monotonic() < deadline:
-        assert server.poll() is None, log.read_text()
-        if _answers(port):
-            return
-        time.sleep(0.1)
-    pytest.fail(f"ticketflow serve did not answer within {READY_SECONDS} s: {log.read_text()}")
 
 
 def _children(pid: int) -> list[int]:
@@ -186,7 +142,7 @@ def test_a_token_holder_creates_a_ticket_over_http(served: Served) -> None:
     connection = served.connect()
     try:
         connection.request("POST", "/api/v1/tickets",
-                           json.dumps({"ticket_type": "repair", "values": REPAIR}),
+                           json.dumps({"ticket_type": "repair", "values": VALID_REPAIR}),
                            {"Authorization": f"Bearer {served.token}",
                             "Content-Type": "application/json"})
         response = connection.getresponse()
@@ -204,9 +160,12 @@ def test_a_worker_that_dies_is_started_again(tmp_path: Path) -> None:
     with _serving(tmp_path) as (served, process):
         (worker,) = _children(process.pid)
         os.kill(worker, signal.SIGKILL)
-        deadline = time.monotonic() + READY_SECONDS
-        while time.monotonic() < deadline and not (
-                _children(process.pid) not in ([], [worker]) and _answers(served.port)):
+
+        def replaced() -> bool:
+            # Until it is reaped, the killed worker is still listed among the children.
+            return _children(process.pid) not in ([], [worker]) and answers(served.port)
+
+        deadline = time.monotonic() + READY_S
+        while not replaced() and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert _children(process.pid) not in ([], [worker])
-        assert _answers(served.port)
+        assert replaced()
