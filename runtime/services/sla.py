@@ -6,8 +6,9 @@ the ticket's services call `refresh` in the same transaction. It asks the engine
 clocks (due instants with their why: the target, the calendar, the business minutes
 counted, the pauses and the days off) and for the timers that should be pending, stores
 the clocks on the ticket (`tickets.sla`, and the earliest breach instant still to come
-in `tickets.sla_due_at`, indexed for breach views) and makes the timer rows exactly
-that set (`timers.sync`: a fired key stays fired, so nothing fires twice).
+in `tickets.sla_due_at`, indexed for breach views) and makes the ticket's timers that
+set, as a sequence: one armed row carrying the rest (`timers.sync`: a fired key stays
+fired, so nothing fires twice).
 
 The worker fires the timers through the handlers at the bottom: a warning or a breach
 is an event on the timeline and a notice to whoever holds the ticket; escalation steps
@@ -118,14 +119,15 @@ def compute(executor: Session | Connection, ticket_type: TicketType, number: str
 
 def schedule_new(connection: Connection, ticket_id: int, computed: Computed,
                  now: datetime) -> None:
-    """The timers of a ticket created in this transaction: it has none yet, so one
-    insert of them all (the creation hot path skips `timers.sync`'s lookups)."""
-    if computed.planned:
-        _INSERT_TIMER.execute_many(connection, [
-            {"ticket_id": ticket_id, "kind": str(item.kind), "key": item.key,
-             "due_at": item.due_at, "payload": item.payload,
-             "state": _PENDING, "attempts": 0, "created_at": now}
-            for item in computed.planned])
+    """The timers of a ticket created in this transaction: it has none yet, so one insert
+    of the first, carrying the rest (`timers.in_sequence`; the creation hot path skips
+    `timers.sync`'s lookups)."""
+    head = timers.in_sequence(computed.planned)
+    if head is not None:
+        _INSERT_TIMER.execute(connection, {
+            "ticket_id": ticket_id, "kind": str(head.kind), "key": head.key,
+            "due_at": head.due_at, "payload": head.payload, "state": _PENDING,
+            "attempts": 0, "created_at": now})
 
 
 _PENDING = str(TimerState.PENDING)

@@ -18,6 +18,9 @@ breach:v3`), a `kind` that picks its handler, and a state:
   finds someone else's name on the row and does nothing.
 * Time is a parameter: a clock that jumps forward fires each overdue timer once, in due
   order, a bounded batch at a time; one that jumps back finds fired timers fired.
+* A sequence (`sync`, `in_sequence`) is a plan of timers kept as one armed row whose
+  payload carries the rest (`THEN`); firing it, or giving up on it, arms the next. An
+  SLA schedule of four or five deadlines costs a ticket one row, not five.
 
 Handlers are registered per kind with `@handler(TimerKind.X)`; a worker only claims
 kinds it has a handler for, so a timer of a kind no module handles yet waits, unharmed.
@@ -49,6 +52,7 @@ MAX_ATTEMPTS = 5  # a handler that fails this often leaves its timer `failed`
 RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=1)
 MAX_ERROR = 2_000
+THEN = "then"  # a timer's payload key: the timers that follow it in its sequence
 
 
 @dataclass(frozen=True)
@@ -149,26 +153,70 @@ class Planned:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
+def in_sequence(planned: Iterable[Planned]) -> Planned | None:
+    """The first of `planned` in due order (ties by key), carrying the rest in its payload
+    under `THEN`: a sequence is one armed row at a time, and firing it arms the next
+    (`fire`). None for nothing planned."""
+    ordered = sorted(planned, key=lambda item: (item.due_at, item.key))
+    if not ordered:
+        return None
+    head, rest = ordered[0], ordered[1:]
+    if not rest:
+        return head
+    return Planned(head.kind, head.key, head.due_at, {
+        **head.payload, THEN: [{"kind": str(item.kind), "key": item.key,
+                                "due_at": item.due_at.isoformat(), "payload": item.payload}
+                               for item in rest]})
+
+
+def _next_in_sequence(payload: dict[str, Any]) -> Planned | None:
+    """The timer that follows the one whose payload this is (with the rest after it)."""
+    rest = payload.get(THEN) or []
+    return in_sequence(Planned(item["kind"], item["key"], datetime.fromisoformat(item["due_at"]),
+                               item.get("payload") or {}) for item in rest)
+
+
+def without_sequence(payload: dict[str, Any]) -> dict[str, Any]:
+    """A timer's payload as its handler and its event see it: the sequence's rest left
+    out."""
+    return {key: value for key, value in payload.items() if key != THEN}
+
+
 def sync(session: Session, *, prefix: str, planned: Iterable[Planned], now: datetime,
          ticket_id: int | None = None) -> None:
-    """Make the unfired timers under `prefix` exactly `planned`, in the caller's
-    transaction: each planned one is scheduled (moved if it exists; a fired key stays
-    fired), every other unfired one under the prefix is cancelled. For recomputed
-    clocks: `sync(session, prefix=f"sla:{number}:", planned=..., now=..., ticket_id=...)`.
-    """
+    """Make the timers under `prefix` the sequence `planned`, in the caller's transaction:
+    the first unfired one in due order is armed, carrying the rest (`in_sequence`), and
+    every other unfired timer under the prefix is cancelled. A fired key stays fired and
+    leaves the sequence. For recomputed clocks: `sync(session, prefix=f"sla:{number}:",
+    planned=..., now=..., ticket_id=...)`."""
     wanted = list(planned)
-    keys = {item.key for item in wanted}
-    if any(not key.startswith(prefix) for key in keys):
+    if any(not item.key.startswith(prefix) for item in wanted):
         raise ValueError(f"every planned key must start with {prefix!r}")
-    stale = session.scalars(select(Timer.key).where(
-        Timer.key.like(_like_prefix(prefix), escape="\\"),
-        Timer.state.in_([str(TimerState.PENDING), str(TimerState.LEASED),
-                         str(TimerState.FAILED)]))).all()
-    for key in sorted(set(stale) - keys):
-        cancel(session, key=key)
-    for item in wanted:
-        schedule(session, kind=item.kind, key=item.key, due_at=item.due_at, now=now,
-                 ticket_id=ticket_id, payload=item.payload)
+    states = dict(session.execute(select(Timer.key, Timer.state).where(
+        Timer.key.like(_like_prefix(prefix), escape="\\"))).all())
+    head = in_sequence(item for item in wanted if states.get(item.key) != TimerState.FIRED)
+    unfired = (TimerState.PENDING, TimerState.LEASED, TimerState.FAILED)
+    for key in sorted(key for key, state in states.items() if state in unfired):
+        if head is None or key != head.key:
+            cancel(session, key=key)
+    if head is not None:
+        schedule(session, kind=head.kind, key=head.key, due_at=head.due_at, now=now,
+                 ticket_id=ticket_id, payload=head.payload)
+
+
+def upcoming(session: Session, prefix: str) -> list[Planned]:
+    """The timers under `prefix` still to fire, in due order: each armed one and the rest
+    of its sequence."""
+    found: list[Planned] = []
+    for timer in session.scalars(select(Timer).where(
+            Timer.key.like(_like_prefix(prefix), escape="\\"),
+            Timer.state.in_([str(TimerState.PENDING), str(TimerState.LEASED)]))):
+        item: Planned | None = Planned(timer.kind, timer.key, timer.due_at, timer.payload)
+        while item is not None:
+            found.append(Planned(item.kind, item.key, item.due_at,
+                                 without_sequence(item.payload)))
+            item = _next_in_sequence(item.payload)
+    return sorted(found, key=lambda item: (item.due_at, item.key))
 
 
 # --- claiming and firing (the worker) -------------------------------------------------
@@ -229,18 +277,34 @@ def fire(db: Database, claimed: Claimed, *, now: datetime, owner: str,
             timer.fired_at = now
             timer.lease_expires_at = None
             timer.last_error = None
+            payload = without_sequence(timer.payload)
             event = record_system(session, EventKind.TIMER_FIRED, {
                 "kind": timer.kind, "key": timer.key, "due_at": timer.due_at.isoformat(),
-                "payload": dict(timer.payload)}, now=now, ticket_id=timer.ticket_id)
+                "payload": payload}, now=now, ticket_id=timer.ticket_id)
+            # Before the handler: one that recomputes the sequence (an escalation raising
+            # the priority) then finds the next timer armed and re-plans it like any other.
+            _arm_next(session, timer, now)
             registry[timer.kind](session, Firing(
-                timer.id, timer.kind, timer.key, timer.ticket_id, timer.due_at,
-                dict(timer.payload), now, event))
+                timer.id, timer.kind, timer.key, timer.ticket_id, timer.due_at, payload,
+                now, event))
             return Outcome.FIRED
     except Exception as error:
         if _transient(error):
             raise  # the worker backs off; the lease runs out and the timer is retried
         _record_failure(db, claimed, owner, now, error, max_attempts)
         return Outcome.FAILED
+
+
+def _arm_next(session: Session, timer: Timer, now: datetime) -> None:
+    """Arm the timer after `timer` in its sequence (past any that already fired)."""
+    following = _next_in_sequence(timer.payload)
+    while following is not None:
+        armed = schedule(session, kind=following.kind, key=following.key,
+                         due_at=following.due_at, now=now, ticket_id=timer.ticket_id,
+                         payload=following.payload)
+        if armed.state != TimerState.FIRED:
+            return
+        following = _next_in_sequence(following.payload)
 
 
 def _record_failure(db: Database, claimed: Claimed, owner: str, now: datetime,
@@ -255,6 +319,7 @@ def _record_failure(db: Database, claimed: Claimed, owner: str, now: datetime,
         if timer.attempts >= max_attempts:
             timer.state = str(TimerState.FAILED)
             timer.lease_expires_at = None
+            _arm_next(session, timer, now)  # a broken warning does not silence the breach
         else:
             # Keep the lease, ending it after a growing pause: then anyone retries.
             pause = min(RETRY_CAP, RETRY_BASE * 2 ** max(0, timer.attempts - 1))
@@ -292,12 +357,19 @@ def run_due(db: Database, *, now: datetime, owner: str, lease: timedelta = DEFAU
     """Claim one batch of due timers and fire them in due order. `stop` is asked between
     firings; the rest of the batch is released for other workers."""
     registry = load_handlers()
-    batch = claim_due(db, now=now, owner=owner, lease=lease, limit=limit, kinds=registry)
-    done = Pass(claimed=len(batch))
-    for index, claimed in enumerate(batch):
-        if stop():
-            release(db, batch[index:], owner=owner)
+    done = Pass()
+    # Firing a timer arms the next of its sequence, which is due already when the clock
+    # jumped past it: claim again until nothing is due or `limit` were claimed.
+    while done.claimed < limit:
+        batch = claim_due(db, now=now, owner=owner, lease=lease, limit=limit - done.claimed,
+                          kinds=registry)
+        done.claimed += len(batch)
+        for index, claimed in enumerate(batch):
+            if stop():
+                release(db, batch[index:], owner=owner)
+                return done
+            outcome = fire(db, claimed, now=now, owner=owner, handlers=registry)
+            setattr(done, outcome.value, getattr(done, outcome.value) + 1)
+        if not batch or stop():
             break
-        outcome = fire(db, claimed, now=now, owner=owner, handlers=registry)
-        setattr(done, outcome.value, getattr(done, outcome.value) + 1)
     return done

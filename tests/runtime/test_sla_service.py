@@ -9,9 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
-from runtime.models import Timer
 from runtime.services import inbox, sla, tickets, timers
 from tests.runtime.conftest import VALID_REPAIR, Seed
 
@@ -29,9 +27,8 @@ def _clocks(seed: Seed, number: str, user: str = "wang") -> dict[str, sla.ClockV
 
 def _pending(seed: Seed, number: str) -> dict[str, datetime]:
     with seed.db.read() as session:
-        rows = session.execute(select(Timer.key, Timer.due_at).where(
-            Timer.key.like(f"sla:{number}:%"), Timer.state == "pending")).all()
-    return {key.removeprefix(f"sla:{number}:"): due for key, due in rows}
+        planned = timers.upcoming(session, f"sla:{number}:")
+    return {item.key.removeprefix(f"sla:{number}:"): item.due_at for item in planned}
 
 
 def _work(seed: Seed, **advance: float) -> timers.Pass:

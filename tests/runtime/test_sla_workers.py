@@ -7,7 +7,8 @@ not by timing: the test holds the tickets' rows locked (`FOR UPDATE`), so every 
 claims its batch and then waits in its first firing (recording an event takes a key-share
 lock on its ticket). Once all four hold leases, one is killed; the lock is released; the
 other three finish; after the lease expiry instant a fresh worker takes over the dead
-one's timers.
+one's timers. A ticket's timers are a sequence (one armed row at a time): each warning
+fired arms its breach, which is due too and fires in a later claim.
 """
 
 from __future__ import annotations
@@ -32,17 +33,17 @@ from tests.runtime.conftest import VALID_REPAIR, Seed
 pytestmark = [pytest.mark.postgres,
               pytest.mark.parametrize("database", ["postgresql"], indirect=True)]
 
-TICKETS = 6
-BATCH = 3  # 6 tickets x (first-response warning + breach) = 12 due = 4 workers x 3
+TICKETS = 12
+BATCH = 3  # 12 tickets' first-response warnings armed and due = 4 workers x 3
 DEADLINE = 60.0  # seconds; polling a database we control, never asserting time
-SLA_KINDS = (str(TimerKind.SLA_WARNING), str(TimerKind.SLA_BREACH))
 
 
-def _worker(seed: Seed, tmp_path: Path, name: str, now: datetime) -> subprocess.Popen[str]:
+def _worker(seed: Seed, tmp_path: Path, name: str, now: datetime, batch: int = BATCH
+            ) -> subprocess.Popen[str]:
     env = {**os.environ, "DATABASE_URL": seed.db.url,
            "TICKETFLOW_INSTANCE": str(tmp_path / "instance")}
     command = [sys.executable, "-m", "runtime.cli", "worker", "--once", "--id", name,
-               "--batch", str(BATCH), "--now", now.isoformat()]
+               "--batch", str(batch), "--now", now.isoformat()]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
@@ -117,8 +118,10 @@ def test_four_workers_one_killed_mid_batch_fire_each_warning_and_breach_once(
     with seed.db.read() as session:
         due = {key: kind for key, kind in session.execute(select(Timer.key, Timer.kind).where(
             Timer.state == str(TimerState.PENDING), Timer.due_at <= now))}
-    assert sorted(due.values()) == sorted(SLA_KINDS * TICKETS)
+    assert sorted(due.values()) == [str(TimerKind.SLA_WARNING)] * TICKETS
     assert all(key.startswith(tuple(sla.prefix(n) for n in numbers)) for key in due)
+    every = {sla.prefix(n) + f"first_response:{end}" for n in numbers
+             for end in ("warning", "breach")}
 
     release = request.getfixturevalue("locked_tickets")
     names = ["w1", "w2", "w3", "w4"]
@@ -145,19 +148,22 @@ def test_four_workers_one_killed_mid_batch_fire_each_warning_and_breach_once(
             Timer.state == str(TimerState.LEASED), Timer.lease_owner == "w1")))
     assert len(orphaned) == BATCH  # the killed worker fired nothing: its transaction died
 
-    # Before the lease runs out nobody takes the dead worker's timers ...
-    early = _worker(seed, tmp_path, "w5", now + timedelta(minutes=1))
-    assert early.communicate(timeout=DEADLINE)[0].startswith("timers: 0 fired")
-    # ... after it, one pass of a fresh worker fires them, once.
-    late = _worker(seed, tmp_path, "w6", now + timers.DEFAULT_LEASE + timedelta(seconds=1))
+    # Before the lease runs out nobody takes the dead worker's timers: a fresh worker
+    # fires only the breaches the other three armed ...
+    early = _worker(seed, tmp_path, "w5", now + timedelta(minutes=1), batch=100)
+    assert early.communicate(timeout=DEADLINE)[0].startswith(f"timers: {3 * BATCH} fired")
+    assert _leases(seed) == {"w1": BATCH}
+    # ... after it, one pass of another fires them, once, and the breaches they arm.
+    late = _worker(seed, tmp_path, "w6", now + timers.DEFAULT_LEASE + timedelta(seconds=1),
+                   batch=100)
     out, err = late.communicate(timeout=DEADLINE)
     assert late.returncode == 0, err
-    assert out.startswith(f"timers: {BATCH} fired")
+    assert out.startswith(f"timers: {2 * BATCH} fired")
 
-    assert _fired_keys(seed) == dict.fromkeys(due, 1)
+    assert _fired_keys(seed) == dict.fromkeys(every, 1)
     with seed.db.read() as session:
         rows = session.execute(select(Timer.key, Timer.state, Timer.lease_owner).where(
-            Timer.key.in_(list(due)))).all()
+            Timer.key.in_(list(every)))).all()
         ids = dict(session.execute(select(Ticket.number, Ticket.id)).all())
     assert {state for _, state, _ in rows} == {str(TimerState.FIRED)}
     assert {key: owner for key, _, owner in rows if key in orphaned} == dict.fromkeys(

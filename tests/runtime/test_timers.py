@@ -112,7 +112,7 @@ def test_a_cancelled_key_can_be_armed_again(seed: Seed):
     assert run(seed).fired == 1
 
 
-def test_sync_makes_the_unfired_timers_under_a_prefix_exactly_the_planned_ones(seed: Seed):
+def test_sync_makes_the_unfired_timers_under_a_prefix_the_planned_ones(seed: Seed):
     def plan(*keys_and_minutes: tuple[str, int]) -> None:
         with seed.db.write() as session:
             timers.sync(session, prefix="sla:REP-1:", now=seed.clock(), planned=[
@@ -133,6 +133,63 @@ def test_sync_makes_the_unfired_timers_under_a_prefix_exactly_the_planned_ones(s
     with seed.db.write() as session, pytest.raises(ValueError, match="must start with"):
         timers.sync(session, prefix="sla:REP-1:", now=seed.clock(),
                     planned=[timers.Planned(TimerKind.NOTIFY, "sla:REP-9:x", seed.clock())])
+
+
+def _plan(seed: Seed, prefix: str, *keys_and_minutes: tuple[str, int],
+          kind: TimerKind | str = TimerKind.NOTIFY) -> None:
+    with seed.db.write() as session:
+        timers.sync(session, prefix=prefix, now=seed.clock(), planned=[
+            timers.Planned(kind, prefix + key, seed.clock() + timedelta(minutes=m),
+                           {"users": [], "email": False, "name": key})
+            for key, m in keys_and_minutes])
+
+
+def _upcoming(seed: Seed, prefix: str) -> list[str]:
+    with seed.db.read() as session:
+        return [item.key.removeprefix(prefix) for item in timers.upcoming(session, prefix)]
+
+
+def _armed(seed: Seed) -> set[str]:
+    with seed.db.read() as session:
+        return set(session.scalars(select(Timer.key).where(
+            Timer.state == str(TimerState.PENDING))))
+
+
+def test_a_plan_is_one_armed_timer_at_a_time_and_firing_it_arms_the_next(seed: Seed):
+    _plan(seed, "s:1:", ("breach", 40), ("warn", 10), ("escalate", 70))
+    assert _armed(seed) == {"s:1:warn"}  # one row armed, carrying the rest
+    assert _upcoming(seed, "s:1:") == ["warn", "breach", "escalate"]
+    seed.clock.advance(minutes=10)
+    assert run(seed).fired == 1
+    assert _armed(seed) == {"s:1:breach"}
+    assert _upcoming(seed, "s:1:") == ["breach", "escalate"]
+    seed.clock.advance(days=1)  # past both: one pass fires them, in order
+    assert (run(seed).fired, _armed(seed)) == (2, set())
+    assert fire_order(seed.db) == ["s:1:warn", "s:1:breach", "s:1:escalate"]
+    with seed.db.read() as session:  # the rest of the plan is no one's business but ours
+        payloads = session.scalars(select(Event.data["payload"]).where(
+            Event.kind == str(EventKind.TIMER_FIRED))).all()
+    assert [payload["name"] for payload in payloads] == ["warn", "breach", "escalate"]
+    assert all(timers.THEN not in payload for payload in payloads)
+
+
+def test_a_plan_whose_timer_keeps_failing_goes_on_to_the_next(
+        seed: Seed, monkeypatch: pytest.MonkeyPatch):
+    def broken(session: Any, firing: timers.Firing) -> None:
+        raise RuntimeError("the handler broke")
+
+    monkeypatch.setitem(timers.HANDLERS, "broken", broken)
+    with seed.db.write() as session:
+        timers.sync(session, prefix="s:1:", now=seed.clock(), planned=[
+            timers.Planned("broken", "s:1:warn", seed.clock()),
+            timers.Planned(TimerKind.NOTIFY, "s:1:breach", seed.clock() + timedelta(hours=1),
+                           {"users": [], "email": False})])
+    for _ in range(timers.MAX_ATTEMPTS - 1):
+        assert (run(seed).failed, _armed(seed)) == (1, set())  # retried later
+        seed.clock.advance(hours=2)
+    last = run(seed)  # given up on: the breach, due by now, still comes
+    assert (last.failed, last.fired, state_of(seed, "s:1:warn")) == (1, 1, "failed")
+    assert fired_keys(seed.db) == {"s:1:breach": 1}
 
 
 def test_cancel_needs_exactly_one_selector(seed: Seed):
