@@ -19,8 +19,8 @@ breach:v3`), a `kind` that picks its handler, and a state:
 * Time is a parameter: a clock that jumps forward fires each overdue timer once, in due
   order, a bounded batch at a time; one that jumps back finds fired timers fired.
 * A sequence (`sync`, `in_sequence`) is a plan of timers kept as one armed row whose
-  payload carries the rest (`THEN`); firing it, or giving up on it, arms the next. An
-  SLA schedule of four or five deadlines costs a ticket one row, not five.
+  payload carries the rest (`THEN`); firing it, or a failure of its handler, arms the
+  next. An SLA schedule of four or five deadlines costs a ticket one row, not five.
 
 Handlers are registered per kind with `@handler(TimerKind.X)`; a worker only claims
 kinds it has a handler for, so a timer of a kind no module handles yet waits, unharmed.
@@ -53,6 +53,7 @@ RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=1)
 MAX_ERROR = 2_000
 THEN = "then"  # a timer's payload key: the timers that follow it in its sequence
+_LIVE = (TimerState.PENDING, TimerState.LEASED)  # armed: due, or being fired
 
 
 @dataclass(frozen=True)
@@ -155,8 +156,8 @@ class Planned:
 
 def in_sequence(planned: Iterable[Planned]) -> Planned | None:
     """The first of `planned` in due order (ties by key), carrying the rest in its payload
-    under `THEN`: a sequence is one armed row at a time, and firing it arms the next
-    (`fire`). None for nothing planned."""
+    under `THEN`: a sequence is one armed row at a time (two while a failed one waits to
+    be retried), and firing it arms the next (`fire`). None for nothing planned."""
     ordered = sorted(planned, key=lambda item: (item.due_at, item.key))
     if not ordered:
         return None
@@ -207,16 +208,22 @@ def sync(session: Session, *, prefix: str, planned: Iterable[Planned], now: date
 def upcoming(session: Session, prefix: str) -> list[Planned]:
     """The timers under `prefix` still to fire, in due order: each armed one and the rest
     of its sequence."""
-    found: list[Planned] = []
-    for timer in session.scalars(select(Timer).where(
-            Timer.key.like(_like_prefix(prefix), escape="\\"),
-            Timer.state.in_([str(TimerState.PENDING), str(TimerState.LEASED)]))):
-        item: Planned | None = Planned(timer.kind, timer.key, timer.due_at, timer.payload)
+    rows = session.scalars(select(Timer).where(
+        Timer.key.like(_like_prefix(prefix), escape="\\"))).all()
+    live = [timer for timer in rows if timer.state in _LIVE]
+    fired = {timer.key for timer in rows if timer.state == TimerState.FIRED}
+    # A row armed while the one before it is retried is also in that one's rest (its own
+    # row says it), and may have fired since.
+    found = {timer.key: Planned(timer.kind, timer.key, timer.due_at,
+                                without_sequence(timer.payload)) for timer in live}
+    for timer in live:
+        item = _next_in_sequence(timer.payload)
         while item is not None:
-            found.append(Planned(item.kind, item.key, item.due_at,
-                                 without_sequence(item.payload)))
+            if item.key not in fired:
+                found.setdefault(item.key, Planned(item.kind, item.key, item.due_at,
+                                                   without_sequence(item.payload)))
             item = _next_in_sequence(item.payload)
-    return sorted(found, key=lambda item: (item.due_at, item.key))
+    return sorted(found.values(), key=lambda item: (item.due_at, item.key))
 
 
 # --- claiming and firing (the worker) -------------------------------------------------
@@ -296,15 +303,20 @@ def fire(db: Database, claimed: Claimed, *, now: datetime, owner: str,
 
 
 def _arm_next(session: Session, timer: Timer, now: datetime) -> None:
-    """Arm the timer after `timer` in its sequence (past any that already fired)."""
+    """Arm the timer after `timer` in its sequence, past any that already fired; one
+    already armed (by an earlier failure of `timer`) or being fired is left alone."""
     following = _next_in_sequence(timer.payload)
     while following is not None:
-        armed = schedule(session, kind=following.kind, key=following.key,
-                         due_at=following.due_at, now=now, ticket_id=timer.ticket_id,
-                         payload=following.payload)
-        if armed.state != TimerState.FIRED:
+        state = session.scalar(select(Timer.state).where(Timer.key == following.key))
+        if state in _LIVE:
+            return
+        if state != TimerState.FIRED:
+            schedule(session, kind=following.kind, key=following.key,
+                     due_at=following.due_at, now=now, ticket_id=timer.ticket_id,
+                     payload=following.payload)
             return
         following = _next_in_sequence(following.payload)
+
 
 
 def _record_failure(db: Database, claimed: Claimed, owner: str, now: datetime,
@@ -316,10 +328,11 @@ def _record_failure(db: Database, claimed: Claimed, owner: str, now: datetime,
         if timer is None or timer.state != TimerState.LEASED or timer.lease_owner != owner:
             return
         timer.last_error = message
+        # Its retries are its own: a broken warning neither silences nor delays the breach.
+        _arm_next(session, timer, now)
         if timer.attempts >= max_attempts:
             timer.state = str(TimerState.FAILED)
             timer.lease_expires_at = None
-            _arm_next(session, timer, now)  # a broken warning does not silence the breach
         else:
             # Keep the lease, ending it after a growing pause: then anyone retries.
             pause = min(RETRY_CAP, RETRY_BASE * 2 ** max(0, timer.attempts - 1))

@@ -173,23 +173,33 @@ def test_a_plan_is_one_armed_timer_at_a_time_and_firing_it_arms_the_next(seed: S
     assert all(timers.THEN not in payload for payload in payloads)
 
 
-def test_a_plan_whose_timer_keeps_failing_goes_on_to_the_next(
+def test_a_timer_whose_handler_fails_holds_up_nothing_after_it_in_its_plan(
         seed: Seed, monkeypatch: pytest.MonkeyPatch):
     def broken(session: Any, firing: timers.Firing) -> None:
         raise RuntimeError("the handler broke")
 
     monkeypatch.setitem(timers.HANDLERS, "broken", broken)
+    rest = {"users": [], "email": False}
     with seed.db.write() as session:
         timers.sync(session, prefix="s:1:", now=seed.clock(), planned=[
             timers.Planned("broken", "s:1:warn", seed.clock()),
             timers.Planned(TimerKind.NOTIFY, "s:1:breach", seed.clock() + timedelta(hours=1),
-                           {"users": [], "email": False})])
-    for _ in range(timers.MAX_ATTEMPTS - 1):
-        assert (run(seed).failed, _armed(seed)) == (1, set())  # retried later
-        seed.clock.advance(hours=2)
-    last = run(seed)  # given up on: the breach, due by now, still comes
-    assert (last.failed, last.fired, state_of(seed, "s:1:warn")) == (1, 1, "failed")
-    assert fired_keys(seed.db) == {"s:1:breach": 1}
+                           rest),
+            timers.Planned(TimerKind.NOTIFY, "s:1:escalate",
+                           seed.clock() + timedelta(hours=3), rest)])
+    assert run(seed).failed == 1
+    assert _armed(seed) == {"s:1:breach"}  # at once: the warning's retries are its own
+    assert _upcoming(seed, "s:1:") == ["warn", "breach", "escalate"]
+    seed.clock.advance(hours=1)
+    assert (run(seed).failed, _armed(seed)) == (1, {"s:1:escalate"})  # the breach fired
+    assert _upcoming(seed, "s:1:") == ["warn", "escalate"]
+    for _ in range(timers.MAX_ATTEMPTS - 2):  # given up on in the end: nothing re-armed
+        seed.clock.advance(minutes=10)
+        assert (run(seed).failed, _armed(seed)) == (1, {"s:1:escalate"})
+    assert state_of(seed, "s:1:warn") == "failed"
+    seed.clock.advance(hours=2)
+    assert run(seed).fired == 1
+    assert fired_keys(seed.db) == {"s:1:breach": 1, "s:1:escalate": 1}
 
 
 def test_cancel_needs_exactly_one_selector(seed: Seed):
