@@ -384,7 +384,7 @@ class _Compiler:
                         IssueCode.BAD_DEPENDENCY,
                         f"'{value}' is not an option of '{parent.id}'"
                         f"{did_you_mean(value, sorted(parent.option_values))}",
-                        f"{field.pointer}/options/{value}",
+                        f"{field.pointer}/options/{value}", key=True,  # the key is wrong
                     )
 
     def _visibility_order(self, fields: tuple[Field, ...]) -> tuple[str, ...]:

@@ -21,8 +21,9 @@ CASES = [
      ["- field reported_on"]),
     ("field-changed", [("    min_length: 10\n", "    min_length: 20\n")],
      ["~ field description: min_length: 10 → 20"]),
-    ("option-added", [("options: [normal, urgent, critical]",
-                       "options: [low, normal, urgent, critical]")],
+    ("option-added", [("      - {value: normal, label: {en: Normal, zh: 普通}}\n",
+                       "      - {value: low, label: {en: Low, zh: 低}}\n"
+                       "      - {value: normal, label: {en: Normal, zh: 普通}}\n")],
      ["+ field priority option low"]),
     ("column-changed", [("min: 0, decimals: 2}", "min: 0, decimals: 3}")],
      ["~ field parts column unit_price: decimals: 2 → 3"]),
