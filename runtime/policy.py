@@ -102,6 +102,9 @@ def visible_event(
     for key in ("changes", "values"):
         if isinstance(shown.get(key), dict):
             shown[key] = visible_values(ticket_type, shown[key], roles)
+    if shown.get("branch") and not _may_read_branch(ticket_type, shown.get("transition"),
+                                                     shown["branch"], roles):
+        shown.pop("branch")
     if kind in (EventKind.TRANSFERRED, EventKind.ASSIGNED) and not can_post_internal(roles):
         shown.pop("reason", None)  # reasons for internal routing are not for customers
     if kind == EventKind.ASSIGNED and not can_post_internal(roles):
@@ -110,6 +113,22 @@ def visible_event(
     if kind in STAFF_ONLY_EVENTS and not can_post_internal(roles):
         return None  # reminders and SLA clocks are the staff's business
     return shown
+
+
+def _may_read_branch(ticket_type: TicketType, transition: Any, condition: str,
+                     roles: frozenset[str]) -> bool:
+    """A branch's condition is the definition's reasoning: staff read it, and only when it
+    names no field hidden from them (`risk_score > 80` says something of a hidden score).
+    One the version does not know is not shown."""
+    if not can_post_internal(roles):
+        return False
+    known = ticket_type.transition_by_id.get(transition) if isinstance(transition, str) else None
+    names = next((branch.when.names for branch in known.branches if branch.when is not None
+                  and branch.when.source == condition), None) if known else None
+    if names is None:
+        return False
+    fields = ticket_type.field_by_id
+    return all(may_see(fields[name], roles) for name in names if name in fields)
 
 
 def sees_sla(roles: frozenset[str]) -> bool:

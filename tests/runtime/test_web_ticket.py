@@ -9,9 +9,10 @@ import re
 import pytest
 from flask.testing import FlaskClient
 
-from runtime.services import accounts, tickets
+from runtime.services import accounts, agents, definitions, tickets
 from runtime.web.security import CSRF_HEADER
 from tests.browser.test_repair_flow import png
+from tests.conftest import DATA
 from tests.runtime.conftest import PASSWORD, VALID_REPAIR, Seed
 from tests.runtime.web_helpers import form_of, htmx_headers, log_in, page_token, text
 
@@ -47,6 +48,24 @@ def test_the_page_shows_values_timeline_and_only_the_steps_allowed(
     own = text(customer.get(f"/t/{ticket}"))
     assert ">Resolve</summary>" not in own
     assert "Internal note" not in own
+    assert "fault ==" not in own  # where the ticket went, not the definition's reasoning
+
+
+def test_staff_read_which_assignment_rule_routed_a_ticket_and_customers_do_not(
+        client: FlaskClient, seed: Seed) -> None:
+    definitions.install(seed.db, seed.request("admin"),
+                        (DATA / "routing.yaml").read_text(encoding="utf-8"))
+    agents.set_profile(seed.db, seed.request("admin"), "chen", skills=["printer"])
+    number = tickets.create(seed.db, seed.request("li"), "routing",
+                            {"title": "the printer", "topic": "printer"}).number
+    log_in(client, "wang")
+    assert "Assignment rule 5: skill match" in text(client.get(f"/t/{number}"))
+    customer = client.application.test_client()
+    log_in(customer, "li")
+    own = text(customer.get(f"/t/{number}"))
+    assert "assigned the ticket" in own
+    assert "Assignment rule" not in own
+    assert "skill" not in own
 
 
 def test_the_live_form_asks_the_engine(client: FlaskClient, seed: Seed) -> None:
