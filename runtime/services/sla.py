@@ -238,6 +238,17 @@ def clock_views(sla_data: dict[str, Any] | None, now: datetime, language: str
     return views
 
 
+# From the most to the least pressing: what one mark for all of a ticket's clocks says.
+_URGENCY = ("breached", "met_late", "warning", "running", "paused", "met", "stopped")
+
+
+def overall_status(clocks: list[ClockView]) -> str | None:
+    """The most pressing status among a ticket's clocks (None without clocks): a list
+    shows one mark per ticket."""
+    found = {clock.status for clock in clocks}
+    return next((status for status in _URGENCY if status in found), None)
+
+
 @dataclass(frozen=True)
 class AtRisk:
     """A ticket whose next breach is near or past, for the supervisor's list."""

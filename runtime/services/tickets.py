@@ -88,6 +88,11 @@ class TicketView:
     # SLA clocks, for staff only (empty for customers and for types without SLA).
     sla: list[sla.ClockView] = field(default_factory=list)
 
+    @property
+    def sla_status(self) -> str | None:
+        """The most pressing of the clocks' statuses (what a list's mark shows)."""
+        return sla.overall_status(self.sla)
+
     def to_dict(self) -> dict[str, Any]:
         # Shallow on purpose: asdict's deep copy of the values costs more than the rest of
         # rendering a ticket, and the result is only serialised.

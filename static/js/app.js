@@ -309,9 +309,12 @@
       var slot = clock.querySelector("[data-countdown]");
       if (!slot || isNaN(due)) { return; }
       var minutes = Math.round((due - Date.now()) / 60000);
-      var sign = minutes < 0 ? "-" : "";
       var left = Math.abs(minutes);
-      slot.textContent = sign + Math.floor(left / 60) + "h " + (left % 60) + "m";
+      var days = Math.floor(left / 1440), hours = Math.floor(left / 60) % 24;
+      var time = days ? days + "d " + hours + "h" : hours + "h " + (left % 60) + "m";
+      // The page's language words it: "3h 5m left", "overdue by 1d 2h".
+      var template = slot.getAttribute(minutes < 0 ? "data-over" : "data-left") || "%(time)s";
+      slot.textContent = template.replace("%(time)s", time);
     });
   }
   tick();

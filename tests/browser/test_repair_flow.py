@@ -63,16 +63,17 @@ class Words:
     how_did_we_do: str
     send_answer: str
     thanks: str
+    time_left: str  # the SLA countdown of a clock still running
 
 
 ENGLISH = Words("en-GB", "chen", "Start", "Send", "Hardware", "Laptop", "no_boot", "LAP-7001",
                 "On-site photos", "Your ticket number is", "Hardware check",
                 "Check done", "Resolve", "Resolved", "Confirm", "How did we do?",
-                "Send my answer", "Thank you for your feedback!")
+                "Send my answer", "Thank you for your feedback!", " left")
 CHINESE = Words("zh-CN", "wang", "开始填写", "提交", "硬件", "打印机", "paper_jam", "PRN-7001",
                 "现场照片",
                 "您的工单编号是", "硬件检测", "检测完成", "解决", "已解决", "确认",
-                "您对本次服务满意吗？", "提交评价", "感谢您的评价！")
+                "您对本次服务满意吗？", "提交评价", "感谢您的评价！", "剩余 ")
 
 
 def log_in(page, server: str, username: str) -> None:
@@ -138,6 +139,7 @@ def test_a_repair_from_portal_to_survey(chromium, server: str, shots: Path, tmp_
     agent.screenshot(path=str(shots / f"queue-mine-{tag}.png"), full_page=True)
     agent.locator("#queue-list").get_by_role("link", name=number).click()
     agent.wait_for_url(re.compile(rf".*/t/{number}.*"))
+    assert words.time_left in agent.locator(".sla-left").first.inner_text()
     agent.get_by_text(words.check_done, exact=True).first.click()
     agent.fill("#checked-check_result", "Worn pick-up roller; replaced.")
     agent.get_by_role("button", name=words.check_done, exact=True).click()

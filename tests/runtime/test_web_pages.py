@@ -3,6 +3,8 @@ each kind of person sees it (Flask test client, SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask.testing import FlaskClient
 
@@ -88,9 +90,23 @@ def test_queues_filter_search_sort_and_page(client: FlaskClient, seed: Seed) -> 
     assert numbers[0] not in text(client.get("/work/pool?sort=oldest"))
 
 
-def test_the_next_page_continues_where_the_first_ended(client: FlaskClient, seed: Seed) -> None:
-    import re
+@pytest.mark.parametrize(("later", "mark", "words"), [
+    ({}, "sla-running", "SLA on track"),
+    ({"days": 30}, "sla-breached", "SLA breached"),  # past every deadline, still open
+])
+def test_each_listed_ticket_carries_its_most_pressing_sla_status(
+        client: FlaskClient, seed: Seed, later: dict[str, float], mark: str, words: str
+        ) -> None:
+    number = tickets.create(seed.db, seed.request("li"), "repair", VALID_REPAIR).number
+    seed.clock.advance(**later)
+    log_in(client, "wang")
+    row = re.search(rf"<tr>(?:(?!</tr>).)*{number}.*?</tr>", text(client.get("/work/all")),
+                    re.S).group(0)
+    assert f'class="sla-dot {mark}"' in row
+    assert f'title="{words}"' in row
 
+
+def test_the_next_page_continues_where_the_first_ended(client: FlaskClient, seed: Seed) -> None:
     numbers = [tickets.create(seed.db, seed.request("li"), "repair",
                               dict(VALID_REPAIR, device=f"LAP-{i:04d}")).number
                for i in range(30)]

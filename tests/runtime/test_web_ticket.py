@@ -276,11 +276,12 @@ def test_the_page_speaks_the_users_language_with_definition_labels(
     assert "处理记录" in body
 
 
-@pytest.mark.parametrize(("language", "running", "met"), [
-    ("en", "Resolution", "met"), ("zh", "解决时限", "已达成")])
+@pytest.mark.parametrize(("language", "running", "met", "overdue"), [
+    ("en", "Resolution", "met", 'data-over="overdue by %(time)s"'),
+    ("zh", "解决时限", "已达成", 'data-over="已超时 %(time)s"')])
 def test_the_sla_clocks_say_what_became_of_them(client: FlaskClient, seed: Seed, ticket: str,
-                                                language: str, running: str, met: str
-                                                ) -> None:
+                                                language: str, running: str, met: str,
+                                                overdue: str) -> None:
     """A staff reply met the first response; the resolution clock still runs (with its
     due instant to count down). Customers see neither."""
     tickets.comment(seed.db, seed.request("wang"), ticket, "On it.")
@@ -292,3 +293,4 @@ def test_the_sla_clocks_say_what_became_of_them(client: FlaskClient, seed: Seed,
     assert met in clocks
     assert running in clocks
     assert "data-countdown" in clocks
+    assert overdue in clocks  # the countdown's words, in the reader's language
