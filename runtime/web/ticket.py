@@ -248,6 +248,12 @@ def transfer(number: str) -> Response | tuple[str, int]:
         tickets.transfer(runtime().db, ui_request(), number, reason=form.get("reason", ""),
                          to_user=form.get("to_user") or None, to_team=form.get("to_team") or None,
                          expected_version=version_from(form))
+        try:
+            tickets.get(runtime().db, ui_request(), number)
+        except NotFound:  # passed to a team of others: its page is theirs now
+            flash(_("%(number)s was passed on to a team you are not in, so it has left "
+                    "your lists.", number=number))
+            return redirect(url_for("workspace.queue", tab="mine"))
         flash(_("The ticket was passed on."))
     except Invalid as error:
         flash(error_text(error) if error.code != "invalid" else

@@ -264,6 +264,17 @@ def test_a_supervisor_reassigns_with_a_reason(client: FlaskClient, ticket: str,
     assert "wang is on leave" in text(client.get(f"/t/{ticket}"))
 
 
+def test_passing_a_ticket_to_another_team_leads_back_to_the_queue(
+        client: FlaskClient, ticket: str, seed: Seed) -> None:
+    log_in(client, "zhao")  # supervises repair, not network
+    response = client.post(f"/t/{ticket}/transfer", data={
+        "csrf_token": page_token(client, f"/t/{ticket}"), "to_team": "network",
+        "reason": "a switch fault, not the printer"})
+    assert response.location == "/work/mine"
+    assert f"{ticket} was passed on to a team you are not in" in text(client.get("/work/mine"))
+    assert tickets.get(seed.db, seed.request("sun"), ticket).team == "network"
+
+
 def test_the_page_speaks_the_users_language_with_definition_labels(
         client: FlaskClient, ticket: str) -> None:
     log_in(client, "wang")
