@@ -210,10 +210,20 @@ def _conflict(number: str, error: ServiceError) -> Response | tuple[str, int]:
 @login_required
 def comment(number: str) -> Response:
     """Add a comment (staff may make it internal); @mentions give a to-do."""
+    body = request.form.get("body", "")
+    service = ui_request()
     try:
-        tickets.comment(runtime().db, ui_request(), number, request.form.get("body", ""),
-                        internal=request.form.get("internal") == "on")
+        entry = tickets.comment(runtime().db, service, number, body,
+                                internal=request.form.get("internal") == "on")
         flash(_("Your comment was added."))
+        # The service tells only those who may read the comment: say who was left out,
+        # rather than let the writer think they were told.
+        missed = (set(tickets.MENTION.findall(body)) - {service.actor.username}
+                  - set(entry.data.get("mentions") or ()))
+        if missed:
+            flash(_("Not told, as they cannot read this comment or have no account: "
+                    "%(names)s", names=", ".join(f"@{name}" for name in sorted(missed))),
+                  "error")
     except Invalid:
         flash(_("A comment needs text (at most 10,000 characters)."), "error")
     except ServiceError as error:

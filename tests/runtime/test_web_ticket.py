@@ -253,6 +253,19 @@ def test_comments_mention_colleagues(client: FlaskClient, ticket: str, seed: See
     assert customer.get("/people?q=").get_json() == {"items": []}
 
 
+def test_the_writer_learns_whom_a_mention_did_not_reach(client: FlaskClient, ticket: str,
+                                                          seed: Seed) -> None:
+    log_in(client, "wang")
+    client.post(f"/t/{ticket}/comment", data={  # sun is in network: not his ticket
+        "csrf_token": page_token(client, f"/t/{ticket}"),
+        "body": "@chen @sun @nobody please look; @wang is me"})
+    page = text(client.get(f"/t/{ticket}"))
+    assert "Not told, as they cannot read this comment or have no account: @nobody, @sun" \
+        in page
+    assert tickets.timeline(seed.db, seed.request("wang"), ticket)[-1].data["mentions"] == [
+        "chen"]
+
+
 def test_a_supervisor_reassigns_with_a_reason(client: FlaskClient, ticket: str,
                                              seed: Seed) -> None:
     log_in(client, "zhao")
