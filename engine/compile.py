@@ -47,6 +47,7 @@ _SIZE_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
 # Repeat detection compares stored values as text.
 _KEY_TYPES = frozenset({FieldType.STRING, FieldType.CHOICE, FieldType.EMAIL, FieldType.PHONE,
                         FieldType.USER})
+_TITLE_TYPES = frozenset({FieldType.STRING, FieldType.TEXT})
 
 
 def load(path: str | Path) -> TicketType:
@@ -134,6 +135,7 @@ class _Compiler:
         sla_policy = compile_sla.sla_policy(self, priority)
         compute_order = self._compute_order(fields, "/fields")
         intake_fields = self._intake_fields(fields)
+        title_field = self._title_field(by_id, intake_fields)
         return TicketType(
             id=data["ticket_type"],
             version=data["version"],
@@ -156,6 +158,7 @@ class _Compiler:
             assignment_rules=assignment_rules,
             sla_policy=sla_policy,
             priority_field=priority,
+            title_field=title_field,
         )
 
     # --- ids and references -----------------------------------------------------------
@@ -453,6 +456,24 @@ class _Compiler:
             return None
         return DuplicateCheck(tuple(data["fields"]), within, data["within"], data["flag"],
                               data.get("link"))
+
+    def _title_field(self, by_id: Mapping[str, Field], intake: tuple[str, ...]) -> str | None:
+        """The declared `title_field`, else the first intake string or text field that
+        every role may see (a title reaches lists, notices and search; it must not carry
+        a restricted field's value). None: tickets are titled by their number."""
+        name = self.data.get("title_field")
+        if name is None:
+            return next((field for field in intake if by_id[field].type in _TITLE_TYPES
+                         and by_id[field].visible_to is None), None)
+        if not self._ref("field", name, by_id, "/title_field"):
+            return None
+        spec = by_id[name]
+        if spec.type not in _TITLE_TYPES or name not in intake or spec.visible_to is not None:
+            self.report(IssueCode.BAD_VALUE, f"the title field '{name}' must be a string or "
+                        "text field of the intake form that every role may see",
+                        "/title_field")
+            return None
+        return name
 
     def _intake_fields(self, fields: tuple[Field, ...]) -> tuple[str, ...]:
         initial = {s["id"] for s in self.data["states"] if s.get("initial")}

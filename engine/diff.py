@@ -175,7 +175,7 @@ def _sla(before: Mapping[str, Any], after: Mapping[str, Any]) -> Iterator[Change
             yield Change(Action.CHANGED, "sla", "", name, before.get(name), after.get(name))
 
 
-_TOP = ("name", "description", "number_prefix", "version")
+_TOP = ("name", "description", "number_prefix", "version", "title_field", "priority_field")
 _LISTS = ("roles", "fields", "states", "transitions", "rules", "assignment", "sla",
           "duplicate_check")
 

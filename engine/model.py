@@ -313,6 +313,7 @@ class TicketType:
     assignment_rules: tuple[AssignmentRule, ...] = ()
     sla_policy: SlaPolicy | None = None
     priority_field: str | None = None  # a choice field, ordered from low to high
+    title_field: str | None = None  # the intake text field that titles a ticket
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "field_by_id", MappingProxyType({f.id: f for f in self.fields}))

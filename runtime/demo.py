@@ -14,6 +14,7 @@ shown only when its user is created.
 
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
 from collections.abc import Callable, Mapping
@@ -126,6 +127,13 @@ class Step:
     values: Mapping[str, Any] = field(default_factory=dict)
 
 
+@functools.cache
+def _title_field(ticket_type: str) -> str:
+    found = templates.find(ticket_type).ticket_type.title_field
+    assert found is not None, f"the {ticket_type} template titles tickets by their number"
+    return found
+
+
 @dataclass(frozen=True)
 class Story:
     """A demo ticket: who opened it, how long ago, with what, and what happened since."""
@@ -136,12 +144,13 @@ class Story:
     steps: tuple[Step, ...] = ()
     submit: bool = True  # False leaves it in `new`, as a saved but unsent form
     ticket_type: str = "repair"
-    title_field: str = "device"  # the ticket's title: how a second run recognises it
     handler: str = "chen"  # claims the ticket for an ASSIGNEE step if nobody has it
 
     @property
     def title(self) -> str:
-        return str(self.values[self.title_field])
+        """What the ticket is titled (its template's `title_field`): how a second run
+        recognises it."""
+        return str(self.values[_title_field(self.ticket_type)])
 
     @property
     def key(self) -> tuple[str, str]:
@@ -270,7 +279,7 @@ IT_SUPPORT: tuple[Story, ...] = (
                                  "from stock."),
         Step(1, A, "fire", "resolve", {"solution": "Replaced the failed access switch "
                                                    "B3-SW2.", "root_cause": "hardware_fault"}),
-    ), ticket_type="it-support", title_field="location", handler="sun"),
+    ), ticket_type="it-support", handler="sun"),
     # Everything else lands in the help desk's claim pool: the first agent to claim wins.
     Story("li", 9, _it("财务部 5F, 工位 5-12", "software", "月结时 ERP 客户端闪退",
                        asset_tag="PC-5512",
@@ -278,11 +287,11 @@ IT_SUPPORT: tuple[Story, ...] = (
         Step(0.5, "chen", "claim"),
         Step(0.6, "chen", "fire", "take"),
         Step(0.8, "chen", "comment", "我已经收到，下午两点到您工位查看。"),
-    ), ticket_type="it-support", title_field="location"),
+    ), ticket_type="it-support"),
     Story("alice", 2, _it("Building A, 2F, room 2-05", "hardware",
                           "The projector in room 2-05 shows no picture",
                           asset_tag="PRJ-2051"),
-          ticket_type="it-support", title_field="location"),
+          ticket_type="it-support"),
 )
 SERVICE: tuple[Story, ...] = (
     # Technical questions: skill match on the subcategory; billing: round robin.
@@ -291,11 +300,11 @@ SERVICE: tuple[Story, ...] = (
                                 "app and back."), (
         Step(1, A, "fire", "respond",
              {"first_reply": "Thank you — please update to version 5.2, which fixes this."}),
-    ), ticket_type="service", title_field="customer_name", handler="zhou"),
+    ), ticket_type="service", handler="zhou"),
     Story("li", 4, _service("李娜", "billing", "invoice", "发票抬头错误",
                             "上个月的发票公司名称写错了，请重新开具。",
                             order_number="SO-20261120-0042"),
-          ticket_type="service", title_field="customer_name", handler="zhou"),
+          ticket_type="service", handler="zhou"),
 )
 STORIES: tuple[Story, ...] = REPAIRS + IT_SUPPORT + SERVICE
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine.assignment import SkipReason
 from engine.flow import Refusal, available_transitions, creation_transitions
 from engine.forms import Decision, decide
-from engine.model import BUILTIN_ROLES, FieldType, TicketType
+from engine.model import BUILTIN_ROLES, TicketType
 from engine.sla import TicketTimes
 from runtime import policy
 from runtime.catalog import Compiled, compiled_version, take_number
@@ -178,7 +178,7 @@ def _view(session: Session, request: Request, loaded: _Loaded,
         definition_version=loaded.compiled.version,
         state=ticket.state,
         state_label=state.label.text(language) if state else ticket.state,
-        title=ticket.title,
+        title=policy.visible_title(ticket_type, ticket, roles),  # old titles may be hidden fields
         values=policy.visible_values(ticket_type, ticket.data, roles),
         requester=names.get(ticket.requester_id or 0),
         assignee=names.get(ticket.assignee_id or 0),
@@ -274,12 +274,9 @@ def _refuse(refusal: Refusal, transition: str | None, state: str,
 
 
 def _title(ticket_type: TicketType, values: Mapping[str, Any], number: str) -> str:
-    for name in ticket_type.intake_fields:
-        spec = ticket_type.field_by_id[name]
-        value = values.get(name)
-        if spec.type in (FieldType.STRING, FieldType.TEXT) and isinstance(value, str) and value:
-            return value[:300]
-    return number
+    """The definition's title field's value (`TicketType.title_field`), else the number."""
+    value = values.get(ticket_type.title_field) if ticket_type.title_field else None
+    return value[:300] if isinstance(value, str) and value else number
 
 
 def _creation_transition(ticket_type: TicketType, roles: frozenset[str],

@@ -74,6 +74,14 @@ MUTATIONS = [
      "expression-too-deep", "/rules/0/check", 0),
     ("unknown-function", "compute: \"sum(parts, 'line_total')\"",
      "compute: \"total(parts, 'line_total')\"", "unknown-function", "/fields/14/compute", 0),
+    ("title-field-unknown", "number_prefix: REP\n", "number_prefix: REP\ntitle_field: devise\n",
+     "unknown-field", "/title_field", 1),
+    ("title-field-not-text", "number_prefix: REP\n", "number_prefix: REP\ntitle_field: priority\n",
+     "bad-value", "/title_field", 1),
+    ("title-field-restricted", "number_prefix: REP\n",
+     "number_prefix: REP\ntitle_field: id_card\n", "bad-value", "/title_field", 1),
+    ("title-field-not-on-the-intake-form", "number_prefix: REP\n",
+     "number_prefix: REP\ntitle_field: check_result\n", "bad-value", "/title_field", 1),
     ("expression-syntax", "check: \"repair_finished >= repair_started\"",
      "check: \"repair_finished >=\"", "expression-syntax", "/rules/0/check", 0),
     ("bad-pattern", "    pattern: \"^[A-Z0-9-]+$\"\n", "    pattern: \"^(a)\\\\1$\"\n",
@@ -193,3 +201,23 @@ def test_visibility_cycle_is_refused(compile_fields):
             "  - {id: b, type: boolean, visible_when: 'a'}\n"
         )
     assert raised.value.codes == ["bad-dependency"]
+
+
+@pytest.mark.parametrize(("fields", "title_field"), [
+    ("[{id: ref, type: string}, {id: note, type: text}]", "ref"),
+    ("[{id: ref, type: string, visible_to: [agent]}, {id: note, type: text}]", "note"),
+    ("[{id: qty, type: number}, {id: when, type: date}]", None),  # the number stands in
+])
+def test_without_a_title_field_the_first_intake_text_everyone_sees_titles_a_ticket(
+        fields: str, title_field: str | None) -> None:
+    ticket_type = loads(f"""
+ticket_type: t
+version: 1
+name: T
+number_prefix: T
+fields: {fields}
+states: [{{id: new, initial: true}}, {{id: done, final: true}}]
+transitions: [{{id: finish, from: new, to: done}}]
+""", "t.yaml")
+    assert ticket_type.title_field == title_field
+

@@ -149,6 +149,7 @@ def test_service_complaint_is_assessed_then_answered_closed_and_rated(desk: Desk
     desk.install("service")
     ticket = desk.create("li", "service", COMPLAINT)
     assert (ticket.number, ticket.state) == ("SRV-000001", "complaint_review")
+    assert ticket.title == COMPLAINT["subject"]  # not the customer's name
     with pytest.raises(Conflict):
         desk.fire("wang", ticket, "respond", {"first_reply": "Sorry."})
     with pytest.raises(Forbidden):
@@ -318,6 +319,7 @@ def test_it_support_urgent_network_fault_skips_triage(desk: Desk) -> None:
         "affected": "team", "location": "Building B, 3F",
         "summary": "No network on the 3rd floor"})
     assert (urgent.number, urgent.state) == ("IT-000001", "network_response")
+    assert urgent.title == "No network on the 3rd floor"  # its title_field, not the location
     urgent = desk.fire("sun", urgent, "resolve", {"solution": "Replaced switch B3-SW2.",
                                                   "root_cause": "hardware_fault"})
     assert desk.fire("li", urgent, "confirm").state == "closed"
