@@ -80,6 +80,10 @@ PRINTER = {"device": "PRN-0042", "category": "printer", "symptom": "paper_jam",
            "contact_phone": "+86 138 0013 8000"}
 
 
+def _clocks(ticket: TicketView) -> dict[str, str]:
+    return {clock.kind: clock.status for clock in ticket.sla}
+
+
 def test_repair_hardware_fault_main_path(desk: Desk) -> None:
     ticket = desk.create("li", "repair", {**PRINTER, "photos": desk.photo("li")})
     assert (ticket.number, ticket.state) == ("REP-000001", "hardware_check")
@@ -160,6 +164,7 @@ def test_service_complaint_is_assessed_then_answered_closed_and_rated(desk: Desk
     ticket = desk.fire("wang", ticket, "respond", {"first_reply": "We are sorry."})
     ticket = desk.fire("wang", ticket, "resolve", {"resolution_code": "answered",
                                                    "resolution": "Apologised; coupon sent."})
+    assert _clocks(ticket)["resolution"] == "met"  # resolving meets it; confirming is not work
     ticket = desk.fire("li", ticket, "confirm")
     assert ticket.state == "closed"
     surveys.answer_as_requester(desk.seed.db, desk.seed.request("li"), ticket.number,
@@ -322,6 +327,7 @@ def test_it_support_urgent_network_fault_skips_triage(desk: Desk) -> None:
     assert urgent.title == "No network on the 3rd floor"  # its title_field, not the location
     urgent = desk.fire("sun", urgent, "resolve", {"solution": "Replaced switch B3-SW2.",
                                                   "root_cause": "hardware_fault"})
+    assert _clocks(urgent)["resolution"] == "met"
     assert desk.fire("li", urgent, "confirm").state == "closed"
 
 
