@@ -8,7 +8,7 @@ transition that leads there) and reads aggregates the policy allows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -79,6 +79,8 @@ class Board:
     name: str
     columns: list[Column]
     more: bool  # more tickets than the board shows: narrow the filters
+    # Per card, the columns a step the actor may take now leads to (its "Move to" menu).
+    reachable: dict[str, list[str]] = field(default_factory=dict)
 
 
 def board(db: Database, request: Request, ticket_type_key: str,
@@ -94,14 +96,29 @@ def board(db: Database, request: Request, ticket_type_key: str,
     columns = [Column(state.id, state.label.text(language), state.final, [])
                for state in ticket_type.states]
     by_state = {column.state: column for column in columns}
+    reachable: dict[str, list[str]] = {}
     for card in page.items:
         column = by_state.get(card.state)
         if column is None:
             column = by_state[card.state] = Column(card.state, card.state_label, False, [])
             columns.append(column)
         column.cards.append(card)
+        # Where the steps offered to the actor lead, read in the newest version like the
+        # columns (a card pinned to an older one is refused by `move` if it differs).
+        steps = [ticket_type.transition_by_id.get(offered["id"]) for offered in card.transitions]
+        targets = {state for step in steps if step is not None for state in step.targets}
+        reachable[card.number] = [c.state for c in columns
+                                  if c.state in targets and c.state != card.state]
     return Board(ticket_type_key, ticket_type.name.text(language), columns,
-                 page.next_cursor is not None)
+                 page.next_cursor is not None, reachable)
+
+
+def recent_type(db: Database, request: Request) -> str | None:
+    """The type of the open ticket the actor may see that changed last: where a board
+    opens when no type is asked for (None: they see no open ticket)."""
+    page = tickets.list_tickets(db, request, tickets.Filters(open=True), limit=1,
+                                order=tickets.Order.UPDATED)
+    return page.items[0].ticket_type if page.items else None
 
 
 def move(db: Database, request: Request, number: str, to_state: str, *,

@@ -145,7 +145,9 @@ def board() -> str:
     types = _types(service)
     if not types:
         return render_template("board.html", board=None, types=types, args=request.args)
-    key = request.args.get("type") or types[0]["key"]
+    recent = None if request.args.get("type") else workspace.recent_type(runtime().db, service)
+    key = request.args.get("type") or (
+        recent if recent in {entry["key"] for entry in types} else types[0]["key"])
     mine = request.args.get("mine") == "1"
     filters = tickets.Filters(assignee="me" if mine else None, open=True,
                               text=request.args.get("q", "").strip()[:200] or None)

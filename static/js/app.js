@@ -297,7 +297,14 @@
     var card = document.querySelector('.board-card[data-number="' + CSS.escape(number) + '"]');
     if (!card || card.closest(".column") === column) { return; }
     var form = card.querySelector(".move-form");
-    form.querySelector('select[name="to_state"]').value = column.getAttribute("data-state");
+    var select = form.querySelector('select[name="to_state"]');
+    var state = column.getAttribute("data-state");
+    // The menu lists only the columns a step leads to; a drop elsewhere is still sent,
+    // and the answer says why nothing leads there.
+    if (!select.querySelector('option[value="' + CSS.escape(state) + '"]')) {
+      select.add(new Option(state, state));
+    }
+    select.value = state;
     form.requestSubmit();
   });
 

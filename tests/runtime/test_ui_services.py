@@ -112,6 +112,27 @@ def test_the_board_groups_open_tickets_by_state(seed: Seed) -> None:
     assert [c.number for c in board.columns[2].cards] == [first]
 
 
+def test_a_cards_menu_offers_only_the_columns_a_step_leads_to(seed: Seed) -> None:
+    repairing = tickets.create(seed.db, seed.request("li"), "repair", VALID_REPAIR).number
+    tickets.claim(seed.db, seed.request("wang"), repairing)
+    unsent = tickets.create(seed.db, seed.request("li"), "repair", VALID_REPAIR,
+                            transition=None).number
+    board = workspace.board(seed.db, seed.request("wang"), "repair", tickets.Filters())
+    assert board.reachable[repairing] == ["waiting_customer", "resolved"]  # ask, resolve
+    # Submitting branches: both columns are offered; the move says which one the
+    # ticket's values lead to (a step form or a hidden field may decide it).
+    assert board.reachable[unsent] == ["hardware_check", "repairing"]
+    assert workspace.board(seed.db, seed.request("li"), "repair",
+                           tickets.Filters()).reachable[repairing] == []  # not li's steps
+
+
+def test_the_board_opens_on_the_type_last_changed_among_what_one_sees(seed: Seed) -> None:
+    assert workspace.recent_type(seed.db, seed.request("wang")) is None
+    tickets.create(seed.db, seed.request("li"), "repair", VALID_REPAIR)
+    assert workspace.recent_type(seed.db, seed.request("wang")) == "repair"
+    assert workspace.recent_type(seed.db, seed.request("zhou")) is None  # not his ticket
+
+
 def test_todos_come_from_mentions_and_are_finished_once(seed: Seed) -> None:
     number = tickets.create(seed.db, seed.request("li"), "repair", VALID_REPAIR).number
     tickets.comment(seed.db, seed.request("wang"), number, "@chen have a look")
