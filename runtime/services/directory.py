@@ -82,6 +82,14 @@ def list_users(db: Database, request: Request) -> list[UserInfo]:
         return [user_info(user) for user in session.scalars(query)]
 
 
+def team_names(db: Database) -> dict[str, str]:
+    """Every team's name by key, for pages that name a ticket's team (its key is what
+    events and views carry). Not a listing: only keys a reader was already shown are
+    looked up in it."""
+    with db.read() as session:
+        return {key: name for key, name in session.execute(select(Team.key, Team.name))}
+
+
 def list_teams(db: Database, request: Request) -> list[TeamInfo]:
     """The teams, for staff (requesters never route tickets)."""
     if not policy.can_list_teams(request.actor):

@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from flask import Flask, abort, flash, request
+from flask import Flask, abort, flash, g, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from werkzeug.datastructures import MultiDict
@@ -221,12 +221,25 @@ def person(username: str | None) -> str:
     return username or ""
 
 
+def team_name(key: str | None) -> str:
+    """A team key as pages show it: the team's name (looked up once per request)."""
+    if not key:
+        return ""
+    names = g.get("_team_names")
+    if names is None:
+        from runtime.services import directory
+
+        names = g._team_names = directory.team_names(runtime().db)
+    return names.get(key, key)
+
+
 def init_app(app: Flask) -> None:
     """Helpers every page template may call."""
     from engine.formschema import default_widget
     from runtime.web.forminput import display
 
     app.jinja_env.filters["person"] = person
+    app.jinja_env.filters["team"] = team_name
     app.jinja_env.globals.update(
         when=when, default_widget=default_widget, upload_limit=upload_limit,
         size_text=size_text, input_value=display, labels_for=labels_for,

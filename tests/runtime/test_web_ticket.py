@@ -277,6 +277,18 @@ def test_a_supervisor_reassigns_with_a_reason(client: FlaskClient, ticket: str,
     assert "wang is on leave" in text(client.get(f"/t/{ticket}"))
 
 
+def test_pages_name_a_team_rather_than_show_its_key(client: FlaskClient, seed: Seed) -> None:
+    accounts.create_team(seed.db, None, "it-desk", "IT help desk", now=seed.clock())
+    number = tickets.create(seed.db, seed.request("li"), "repair", VALID_REPAIR).number
+    tickets.transfer(seed.db, seed.request("zhao"), number, reason="a network fault",
+                     to_team="it-desk")
+    log_in(client, "admin")
+    page = text(client.get(f"/t/{number}"))
+    assert "Team: IT help desk" in page
+    assert "(team IT help desk)" in page  # the timeline's transfer
+    assert "it-desk" not in page.replace('value="it-desk"', "")  # only the menu's value
+
+
 def test_passing_a_ticket_to_another_team_leads_back_to_the_queue(
         client: FlaskClient, ticket: str, seed: Seed) -> None:
     log_in(client, "zhao")  # supervises repair, not network
