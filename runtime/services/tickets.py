@@ -528,6 +528,13 @@ def comment(db: Database, request: Request, number: str, body: Any, *,
     return _change(db, request, number, work, None)
 
 
+def unreached_mentions(request: Request, body: str, posted: TimelineEntry) -> list[str]:
+    """The names @mentioned in `body` that its comment `posted` told nobody (the user may
+    not read it, or does not exist), so that the writer can be told."""
+    told = set(posted.data.get("mentions") or ())
+    return sorted(set(MENTION.findall(body)) - told - {request.actor.username})
+
+
 def _mentionable(session: Session, request: Request, loaded: _Loaded, body: str,
                  internal: bool) -> dict[str, int]:
     """Mentioned users who may see the ticket (and the comment, if internal)."""

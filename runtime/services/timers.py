@@ -318,7 +318,6 @@ def _arm_next(session: Session, timer: Timer, now: datetime) -> None:
         following = _next_in_sequence(following.payload)
 
 
-
 def _record_failure(db: Database, claimed: Claimed, owner: str, now: datetime,
                     error: Exception, max_attempts: int) -> None:
     message = f"{type(error).__name__}: {error}"[:MAX_ERROR]

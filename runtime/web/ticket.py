@@ -216,14 +216,10 @@ def comment(number: str) -> Response:
         entry = tickets.comment(runtime().db, service, number, body,
                                 internal=request.form.get("internal") == "on")
         flash(_("Your comment was added."))
-        # The service tells only those who may read the comment: say who was left out,
-        # rather than let the writer think they were told.
-        missed = (set(tickets.MENTION.findall(body)) - {service.actor.username}
-                  - set(entry.data.get("mentions") or ()))
-        if missed:
+        missed = tickets.unreached_mentions(service, body, entry)
+        if missed:  # rather than let the writer think they were told
             flash(_("Not told, as they cannot read this comment or have no account: "
-                    "%(names)s", names=", ".join(f"@{name}" for name in sorted(missed))),
-                  "error")
+                    "%(names)s", names=", ".join(f"@{name}" for name in missed)), "error")
     except Invalid:
         flash(_("A comment needs text (at most 10,000 characters)."), "error")
     except ServiceError as error:
