@@ -19,7 +19,7 @@ from enum import StrEnum
 from types import SimpleNamespace
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -526,6 +526,32 @@ def comment(db: Database, request: Request, number: str, body: Any, *,
                              dict(event.data))
 
     return _change(db, request, number, work, None)
+
+
+MENTION_SCAN = 200  # users matching a prefix checked against the ticket, at most
+
+
+def mention_candidates(db: Database, request: Request, number: str, prefix: str, *,
+                       limit: int = 8) -> list[tuple[str, str]]:
+    """Active users (user name, name) whose user name or name starts with `prefix` and
+    who may see the ticket: whom an @mention in its comments can reach (staff only)."""
+    if not policy.can_list_users(request.actor):
+        return []
+    starts = prefix.lower()
+    with db.read() as session:
+        loaded = _load(session, request, number)
+        users = session.scalars(
+            select(User).where(User.active, User.id != request.actor.user_id,
+                               or_(func.lower(User.username).startswith(starts,
+                                                                        autoescape=True),
+                                   func.lower(User.display_name).startswith(starts,
+                                                                            autoescape=True)))
+            .order_by(User.username).limit(MENTION_SCAN))
+        from runtime.services.accounts import actor_for
+
+        found = [(user.username, user.display_name) for user in users
+                 if policy.ticket_roles(actor_for(user), loaded.ticket)]
+    return found[:limit]
 
 
 def unreached_mentions(request: Request, body: str, posted: TimelineEntry) -> list[str]:

@@ -384,11 +384,17 @@ def preview(public_id: str) -> Response:
 @bp.get("/people")
 @login_required
 def people() -> Response:
-    """Colleagues whose user name or name starts with `q` (the @mention completion)."""
+    """Colleagues whose user name or name starts with `q` (the @mention completion); with
+    `ticket`, only those who may see that ticket, whom a mention there can reach."""
     service = ui_request()
     if not policy.can_list_users(service.actor):
         return jsonify({"items": []})
     prefix = request.args.get("q", "")[:50].lower()
+    number = request.args.get("ticket")
+    if number:
+        return jsonify({"items": [
+            {"username": username, "name": name} for username, name in
+            tickets.mention_candidates(runtime().db, service, number, prefix)]})
     found = [{"username": user.username, "name": user.display_name}
              for user in directory.list_users(runtime().db, service)
              if user.username.lower().startswith(prefix)

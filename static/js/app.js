@@ -216,7 +216,8 @@
     if (!url || !list || query === null) { if (list) { closeList(list); } return; }
     window.clearTimeout(mentionTimer);
     mentionTimer = window.setTimeout(function () {
-      fetch(url + "?q=" + encodeURIComponent(query), { credentials: "same-origin" })
+      var separator = url.indexOf("?") < 0 ? "?" : "&";  // the page may name its ticket
+      fetch(url + separator + "q=" + encodeURIComponent(query), { credentials: "same-origin" })
         .then(function (response) { return response.json(); })
         .then(function (body) {
           list.textContent = "";

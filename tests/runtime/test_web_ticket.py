@@ -253,6 +253,20 @@ def test_comments_mention_colleagues(client: FlaskClient, ticket: str, seed: See
     assert customer.get("/people?q=").get_json() == {"items": []}
 
 
+def test_mention_completion_offers_only_those_who_may_see_the_ticket(
+        client: FlaskClient, ticket: str) -> None:
+    log_in(client, "wang")
+
+    def offered(query: str) -> list[str]:
+        found = client.get(f"/people?q={query}&ticket={ticket}").get_json()["items"]
+        return [person["username"] for person in found]
+
+    assert offered("") == ["admin", "chen", "li", "zhao"]  # not sun (network), not wang
+    assert offered("Z") == ["zhao"]
+    assert client.get("/people?q=&ticket=REP-999999").status_code == 404
+    assert f'data-mentions="/people?ticket={ticket}"' in text(client.get(f"/t/{ticket}"))
+
+
 def test_the_writer_learns_whom_a_mention_did_not_reach(client: FlaskClient, ticket: str,
                                                           seed: Seed) -> None:
     log_in(client, "wang")
