@@ -28,6 +28,8 @@ def test_a_mention_arrives_in_the_inbox(chromium, server: str, shots: Path) -> N
     lead = lead_context.new_page()
     log_in(lead, server, "zhao")
     lead.goto(f"{server}/t/REP-000009")
+    lead.locator("#comment-body").press_sequentially("@ch")  # the completion offers chen
+    lead.locator('.mention-list li[data-username="chen"]').wait_for()
     lead.fill("#comment-body", "@chen 请先确认这台笔记本是否还在保修期内。")
     lead.check("input[name=internal]")
     lead.locator(".comment-form button[type=submit]").click()
