@@ -118,6 +118,16 @@ def test_the_next_page_continues_where_the_first_ended(client: FlaskClient, seed
     assert shown == set(numbers)
 
 
+def test_every_page_names_its_icon_so_browsers_ask_for_no_missing_favicon(
+        client: FlaskClient) -> None:
+    login = text(client.get("/login"))
+    icon = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', login)
+    assert icon is not None
+    answer = client.get(icon.group(1))
+    assert (answer.status_code, answer.mimetype) == (200, "image/svg+xml")
+    assert 'rel="icon"' in text(client.get("/no-such-page"))  # error pages too
+
+
 def test_htmx_gets_only_the_list(client: FlaskClient, one_ticket: str) -> None:
     log_in(client, "wang")
     response = client.get("/work/all?q=REP", headers={"HX-Request": "true",

@@ -288,6 +288,8 @@ def test_a_supervisor_reassigns_with_a_reason(client: FlaskClient, ticket: str,
         "reason": "wang is on leave"})
     assert response.status_code == 302
     assert tickets.get(seed.db, seed.request("zhao"), ticket).assignee == "chen"
+    form = re.search(r'<form[^>]*/transfer".*?</form>', text(client.get(f"/t/{ticket}")), re.S)
+    assert re.search(r'Reason<span class="req"[^>]*> \*', form.group(0))  # marked required
     assert "wang is on leave" in text(client.get(f"/t/{ticket}"))
 
 
