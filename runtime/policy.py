@@ -131,6 +131,13 @@ def _may_read_branch(ticket_type: TicketType, transition: Any, condition: str,
     return all(may_see(fields[name], roles) for name in names if name in fields)
 
 
+def reached_by_mention(actor: Actor, ticket: Ticket, *, internal: bool) -> bool:
+    """Whether an @mention in a comment on `ticket` reaches `actor`: they may see the
+    ticket, and, for an internal note, read internal notes."""
+    roles = ticket_roles(actor, ticket)
+    return bool(roles) and (not internal or can_post_internal(roles))
+
+
 def sees_sla(roles: frozenset[str]) -> bool:
     """SLA targets and due instants are the staff's commitments to watch, not shown to
     customers (their page shows progress, not internal deadlines)."""

@@ -550,31 +550,31 @@ def mention_candidates(db: Database, request: Request, number: str, prefix: str,
         from runtime.services.accounts import actor_for
 
         found = [(user.username, user.display_name) for user in users
-                 if policy.ticket_roles(actor_for(user), loaded.ticket)]
+                 if policy.reached_by_mention(actor_for(user), loaded.ticket, internal=False)]
     return found[:limit]
 
 
 def unreached_mentions(request: Request, body: str, posted: TimelineEntry) -> list[str]:
     """The names @mentioned in `body` that its comment `posted` told nobody (the user may
     not read it, or does not exist), so that the writer can be told."""
-    told = set(posted.data.get("mentions") or ())
-    return sorted(set(MENTION.findall(body)) - told - {request.actor.username})
+    return sorted(_mentioned_names(request, body) - set(posted.data.get("mentions") or ()))
+
+
+def _mentioned_names(request: Request, body: str) -> set[str]:
+    return set(MENTION.findall(body)) - {request.actor.username}  # not oneself
 
 
 def _mentionable(session: Session, request: Request, loaded: _Loaded, body: str,
                  internal: bool) -> dict[str, int]:
-    """Mentioned users who may see the ticket (and the comment, if internal)."""
-    names = set(MENTION.findall(body)) - {request.actor.username}
+    """Mentioned users whom the comment reaches (`policy.reached_by_mention`)."""
+    names = _mentioned_names(request, body)
     if not names:
         return {}
     from runtime.services.accounts import actor_for
 
-    found: dict[str, int] = {}
-    for user in session.scalars(select(User).where(User.username.in_(names), User.active)):
-        roles = policy.ticket_roles(actor_for(user), loaded.ticket)
-        if roles and (not internal or policy.can_post_internal(roles)):
-            found[user.username] = user.id
-    return found
+    return {user.username: user.id for user in session.scalars(
+                select(User).where(User.username.in_(names), User.active))
+            if policy.reached_by_mention(actor_for(user), loaded.ticket, internal=internal)}
 
 
 def claim(db: Database, request: Request, number: str, *,
