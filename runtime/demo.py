@@ -190,8 +190,8 @@ REPAIRS: tuple[Story, ...] = (
                              "打印任务一直卡在队列里，重启电脑也没有用。", "+86 138 0013 8000"), (
         Step(1.5, A, "comment", "您好，我远程看一下打印队列，请保持电脑开机。"),
         Step(3, A, "fire", "resolve", RESOLVED),
+        Step(19.9, "li", "comment", "已经可以正常打印了，谢谢！"),
         Step(20, "li", "fire", "confirm", {"confirmed": True}),
-        Step(20.1, "li", "comment", "已经可以正常打印了，谢谢！"),
     )),
     Story("alice", 130, _repair("LAP-1187", "laptop", "hardware", "no_boot",
                                 "The laptop does not boot: the power LED blinks amber three "

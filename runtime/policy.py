@@ -86,6 +86,14 @@ def can_post_internal(roles: frozenset[str]) -> bool:
     return bool(roles & {"agent", "supervisor", "admin"})
 
 
+def takes_additions(closed: bool, roles: frozenset[str], *, internal: bool) -> bool:
+    """Whether a comment (`internal` or public) or a file may be added to a ticket. A
+    closed ticket takes no more replies or files: its requester was told it is done and
+    asked for a survey, and a reply there would reach a queue that no longer lists it.
+    Staff may still leave an internal note on it (a refund posted, a part returned)."""
+    return not closed or (internal and can_post_internal(roles))
+
+
 ASSIGNMENT_SEEN_BY_CUSTOMERS = ("outcome", "team", "winner")
 # Reminders, SLA warnings, breaches and escalations are the staff's business.
 STAFF_ONLY_EVENTS = frozenset({EventKind.TIMER_FIRED, EventKind.SLA_WARNING,

@@ -311,7 +311,7 @@ def _tickets() -> dict[str, Any]:
             "post": operation("Comment", "addComment", "tickets", ("201", _json_response(
                 "The comment as a timeline entry.",
                 _obj({"comment": ref("TimelineEntry")}, ("comment",)))),
-                (400, 403, 404, 413, 415, 422), body=_body(ref("NewComment"))),
+                (400, 403, 404, 409, 413, 415, 422), body=_body(ref("NewComment"))),
         },
         "/tickets/{number}/claim": {
             "parameters": [NUMBER],
@@ -348,7 +348,7 @@ def _files() -> dict[str, Any]:
         "/tickets/{number}/attachments": {
             "parameters": [NUMBER],
             "post": operation("Attach a file to a ticket", "attachFile", "files", created,
-                              errors, body=upload),
+                              (400, 404, 409, 413, 415, 422), body=upload),
         },
         "/attachments/{public_id}": {
             "parameters": [_path_param("public_id", _string(32), "att_...")],

@@ -185,13 +185,18 @@ def link(session: Session, ids: list[int], ticket: Ticket) -> None:
 def attach(db: Database, request: Request, storage: Path, number: str, content: bytes,
            name: Any, *, max_size: int) -> FileInfo:
     """Upload a file straight onto a ticket (not into a field): it joins the timeline."""
-    from runtime.services.tickets import _load, _tell  # one loader decides visibility
+    from runtime.services.tickets import (  # one loader decides visibility
+        _load,
+        _refuse_additions_when_closed,
+        _tell,
+    )
 
-    with db.read() as session:
-        _load(session, request, number)
+    with db.read() as session:  # refused before the file is stored
+        _refuse_additions_when_closed(_load(session, request, number), internal=False)
     info = upload(db, request, storage, content, name, max_size=max_size)
     with db.write() as session:
         loaded = _load(session, request, number)
+        _refuse_additions_when_closed(loaded, internal=False)  # closed meanwhile
         row = session.scalar(select(Attachment).where(Attachment.public_id == info.id))
         assert row is not None
         row.ticket_id = loaded.ticket.id

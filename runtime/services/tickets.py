@@ -511,6 +511,7 @@ def comment(db: Database, request: Request, number: str, body: Any, *,
         if internal and not policy.can_post_internal(loaded.roles):
             raise Forbidden("only staff may write internal comments")
         ticket = loaded.ticket
+        _refuse_additions_when_closed(loaded, internal=internal)
         mentioned = _mentionable(session, request, loaded, body, internal)
         ticket.updated_at = request.now
         sla.note_activity(ticket, request, public=not internal)
@@ -526,6 +527,15 @@ def comment(db: Database, request: Request, number: str, body: Any, *,
                              dict(event.data))
 
     return _change(db, request, number, work, None)
+
+
+def _refuse_additions_when_closed(loaded: _Loaded, *, internal: bool) -> None:
+    """Raise Conflict when the ticket is closed to the comment or file being added."""
+    ticket = loaded.ticket
+    closed = loaded.ticket_type.state_by_id[ticket.state].final
+    if not policy.takes_additions(closed, loaded.roles, internal=internal):
+        raise Conflict(f"ticket {ticket.number} is closed: it takes no more comments or files",
+                       code="closed")
 
 
 MENTION_SCAN = 200  # users matching a prefix checked against the ticket, at most

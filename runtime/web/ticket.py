@@ -52,6 +52,8 @@ class Page:
     can_supervise: bool
     is_staff: bool
     survey_waiting: bool
+    takes_comments: bool  # public ones; False on a closed ticket
+    takes_notes: bool  # internal ones (staff, closed or not)
     files: list[dict[str, Any]]
     ticket_type: Any = None
     staff: list[Any] = field(default_factory=list)
@@ -88,6 +90,7 @@ def gather(number: str, *, open_form: str | None = None,
     view = tickets.get(db, service, number)
     timeline = tickets.timeline(db, service, number)
     roles = frozenset(view.roles)
+    closed = view.closed_at is not None
     typed = typed or {}
     previews = [typed.get(t["id"]) or forms.step(db, service, number, t["id"], {})
                 for t in view.transitions]
@@ -96,11 +99,12 @@ def gather(number: str, *, open_form: str | None = None,
     page = Page(
         ticket=view, timeline=timeline, forms=previews,
         edit_form=edit if edit.fields else None,
-        can_claim=view.assignee is None and view.closed_at is None
-        and policy.can_claim(actor, roles),
-        can_transfer=policy.can_transfer(actor, roles) and view.closed_at is None,
+        can_claim=view.assignee is None and not closed and policy.can_claim(actor, roles),
+        can_transfer=policy.can_transfer(actor, roles) and not closed,
         can_supervise=policy.can_supervise(actor), is_staff=actor.is_staff,
         survey_waiting=surveys.waiting(db, service, number),
+        takes_comments=policy.takes_additions(closed, roles, internal=False),
+        takes_notes=policy.takes_additions(closed, roles, internal=True),
         files=_files(view, timeline), open_form=open_form,
         sla=view.sla, ticket_type=edit.ticket_type,
     )
