@@ -3,6 +3,7 @@ them (the policy decides; rows never leave with their password hashes)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -88,6 +89,17 @@ def team_names(db: Database) -> dict[str, str]:
     looked up in it."""
     with db.read() as session:
         return {key: name for key, name in session.execute(select(Team.key, Team.name))}
+
+
+def display_names(db: Database, usernames: Iterable[str] | None = None) -> dict[str, str]:
+    """Display names by user name, for pages that name people (events and views carry
+    user names): those of `usernames`, or of every member of staff when None. Like
+    `team_names`, not a listing: only names a reader was already shown are looked up."""
+    query = select(User.username, User.display_name)
+    query = (query.where(User.role != str(Role.REQUESTER)) if usernames is None
+             else query.where(User.username.in_(list(usernames))))
+    with db.read() as session:
+        return {username: shown or username for username, shown in session.execute(query)}
 
 
 def list_teams(db: Database, request: Request) -> list[TeamInfo]:

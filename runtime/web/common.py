@@ -213,12 +213,22 @@ def labels_for(ticket_type: Any, lang: str) -> Labels:
 
 
 def person(username: str | None) -> str:
-    """A user name as pages show it: a portal guest's generated name reads "the customer"."""
+    """A user name as pages show it: the user's display name (looked up once per
+    request), and "the customer" for a portal guest's generated name."""
+    from runtime.services import directory
     from runtime.services.portal import GUEST_PREFIX
 
-    if username and username.startswith(GUEST_PREFIX):
+    if not username:
+        return ""
+    if username.startswith(GUEST_PREFIX):
         return _("the customer")
-    return username or ""
+    names = g.get("_display_names")
+    if names is None:  # staff first: they are most of the names a page shows
+        names = g._display_names = directory.display_names(runtime().db)
+    if username not in names:
+        names.update(directory.display_names(runtime().db, [username]))
+        names.setdefault(username, username)  # gone: asked once
+    return names[username]
 
 
 def team_name(key: str | None) -> str:

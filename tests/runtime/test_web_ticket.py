@@ -8,7 +8,9 @@ import re
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import update
 
+from runtime.models import User
 from runtime.services import accounts, agents, definitions, tickets
 from runtime.web.security import CSRF_HEADER
 from tests.browser.test_repair_flow import png
@@ -346,3 +348,26 @@ def test_the_sla_clocks_say_what_became_of_them(client: FlaskClient, seed: Seed,
     assert running in clocks
     assert "data-countdown" in clocks
     assert overdue in clocks  # the countdown's words, in the reader's language
+
+
+def test_pages_name_people_by_their_display_names(client: FlaskClient, seed: Seed) -> None:
+    with seed.db.write() as session:
+        for username, shown in (("chen", "Chen Jing 陈静"), ("li", "Li Na 李娜")):
+            session.execute(update(User).where(User.username == username)
+                            .values(display_name=shown))
+    definitions.install(seed.db, seed.request("admin"),
+                        (DATA / "routing.yaml").read_text(encoding="utf-8"))
+    agents.set_profile(seed.db, seed.request("admin"), "chen", skills=["printer"])
+    number = tickets.create(seed.db, seed.request("li"), "routing",
+                            {"title": "the printer", "topic": "printer"}).number
+    log_in(client, "chen")
+    page = text(client.get(f"/t/{number}"))
+    assert "Requester: <span hx-disable>Li Na 李娜</span>" in page
+    assert "Assignee: <strong hx-disable>Chen Jing 陈静</strong>" in page
+    assert '<strong class="who">Li Na 李娜</strong>' in page  # who opened it
+    assert "assigned the ticket to <strong>Chen Jing 陈静</strong>" in page  # routing's pick
+    assert "Chen Jing 陈静" in text(client.get("/work/mine"))
+    customer = client.application.test_client()
+    log_in(customer, "li")  # the customer reads whom it went to, by name
+    assert "assigned the ticket to <strong>Chen Jing 陈静</strong>" in text(
+        customer.get(f"/t/{number}"))
