@@ -31,6 +31,7 @@ from engine.model import (
     FieldType,
     Label,
     Option,
+    RequesterDetail,
     Rule,
     SlaMode,
     State,
@@ -48,6 +49,8 @@ _SIZE_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
 _KEY_TYPES = frozenset({FieldType.STRING, FieldType.CHOICE, FieldType.EMAIL, FieldType.PHONE,
                         FieldType.USER})
 _TITLE_TYPES = frozenset({FieldType.STRING, FieldType.TEXT})
+_REQUESTER_TYPES = {RequesterDetail.NAME: frozenset({FieldType.STRING, FieldType.TEXT}),
+                    RequesterDetail.EMAIL: frozenset({FieldType.EMAIL, FieldType.STRING})}
 
 
 def load(path: str | Path) -> TicketType:
@@ -136,6 +139,7 @@ class _Compiler:
         compute_order = self._compute_order(fields, "/fields")
         intake_fields = self._intake_fields(fields)
         title_field = self._title_field(by_id, intake_fields)
+        self._check_requester_fields(fields, intake_fields)
         return TicketType(
             id=data["ticket_type"],
             version=data["version"],
@@ -257,6 +261,7 @@ class _Compiler:
             default=data.get("default"),
             widget=data.get("widget"),
             compute=compute,
+            from_requester=self._from_requester(data, kind, pointer),
             min_length=data.get("min_length"),
             max_length=data.get("max_length", _default_max_length(kind)),
             pattern=self._pattern(data, pointer),
@@ -279,6 +284,28 @@ class _Compiler:
         if "default" in data:
             self._check_default(field, data["default"], f"{pointer}/default")
         return field
+
+    def _from_requester(self, data: Mapping[str, Any], kind: FieldType, pointer: str
+                        ) -> RequesterDetail | None:
+        if "from_requester" not in data:
+            return None
+        detail = RequesterDetail(data["from_requester"])
+        if kind not in _REQUESTER_TYPES[detail]:
+            types = " or ".join(sorted(_REQUESTER_TYPES[detail]))
+            self.report(IssueCode.BAD_VALUE, f"a field filled with the requester's {detail} "
+                        f"must be of type {types}", f"{pointer}/from_requester")
+        elif "compute" in data:
+            self.report(IssueCode.BAD_VALUE, "a computed field cannot also be filled from "
+                        "the requester", f"{pointer}/from_requester")
+        return detail
+
+    def _check_requester_fields(self, fields: tuple[Field, ...], intake: tuple[str, ...]
+                                ) -> None:
+        for spec in fields:
+            if spec.from_requester is not None and spec.id not in intake:
+                self.report(IssueCode.BAD_VALUE, f"the field '{spec.id}' is filled from the "
+                            "requester when a ticket is opened, so it must be in the intake "
+                            "form", f"{spec.pointer}/from_requester")
 
     def _columns(self, data: Mapping[str, Any], pointer: str) -> tuple[Field, ...]:
         ids = [c["id"] for c in data["columns"]]

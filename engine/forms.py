@@ -18,7 +18,7 @@ from typing import Any
 from engine.errors import EvaluationError, Problem
 from engine.flow import BranchChoice, Refusal, check_transition, may_see, resolve_branch
 from engine.messages import ProblemCode, problem
-from engine.model import Field, FieldType, TicketType
+from engine.model import Field, FieldType, RequesterDetail, TicketType
 from engine.values import check_row, check_value, normalize
 
 
@@ -149,6 +149,9 @@ def decide(
     merged = dict(current)
     if creating:
         merged.update(_defaults(ticket_type, form))
+        # A default is the value until someone who may see the field sets it: a field
+        # hidden from the creator (a customer tier, a channel) still starts with it.
+        merged.update(_defaults(ticket_type, _hidden_intake(ticket_type, role_set)))
     submitted = _accept_submitted(ticket_type, submission, form, role_set, language, problems)
     merged.update(submitted)
 
@@ -193,6 +196,40 @@ def decide(
 def _defaults(ticket_type: TicketType, form: tuple[str, ...]) -> dict[str, Any]:
     by_id = ticket_type.field_by_id
     return {name: by_id[name].default for name in form if by_id[name].default is not None}
+
+
+def requester_fields(ticket_type: TicketType) -> tuple[Field, ...]:
+    """The intake fields filled from the ticket's requester (`from_requester`)."""
+    found = ticket_type.memo.get("requester-fields")
+    if found is None:
+        by_id = ticket_type.field_by_id
+        found = ticket_type.memo["requester-fields"] = tuple(
+            by_id[name] for name in ticket_type.intake_fields
+            if by_id[name].from_requester is not None)
+    return found
+
+
+def requester_values(ticket_type: TicketType,
+                     details: Mapping[RequesterDetail, str | None]) -> dict[str, str]:
+    """The values of the `from_requester` fields given what is known of the requester:
+    a detail that is missing, blank or not a valid value of its field fills nothing."""
+    values = {}
+    for spec in requester_fields(ticket_type):
+        value = details.get(spec.from_requester)  # type: ignore[arg-type]
+        value = value.strip() if isinstance(value, str) else None
+        if value and not check_value(spec, value, "en", path=f"/{spec.id}"):
+            values[spec.id] = value
+    return values
+
+
+def _hidden_intake(ticket_type: TicketType, role_set: frozenset[str]) -> tuple[str, ...]:
+    key = ("hidden-intake", role_set)
+    found = ticket_type.memo.get(key)
+    if found is None:
+        by_id = ticket_type.field_by_id
+        found = ticket_type.memo[key] = tuple(
+            name for name in ticket_type.intake_fields if not may_see(by_id[name], role_set))
+    return found
 
 
 def _rejected(form: tuple[str, ...], current: Mapping[str, Any], problems: list[Problem]

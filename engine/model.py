@@ -38,6 +38,13 @@ class FieldType(StrEnum):
     TABLE = "table"
 
 
+class RequesterDetail(StrEnum):
+    """What a field may be filled with from the ticket's requester (`from_requester`)."""
+
+    NAME = "name"
+    EMAIL = "email"
+
+
 class SlaMode(StrEnum):
     RUN = "run"
     PAUSE = "pause"  # every SLA clock stops while the ticket is here
@@ -120,6 +127,7 @@ class Field:
     default: Any = None
     widget: str | None = None
     compute: Expression | None = None
+    from_requester: RequesterDetail | None = None
     # string / text
     min_length: int | None = None
     max_length: int | None = None

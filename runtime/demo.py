@@ -174,11 +174,12 @@ def _it(location: str, category: str, summary: str, urgency: str = "normal",
             "summary": summary, **more}
 
 
-def _service(customer: str, category: str, subcategory: str, subject: str,
-             description: str, **more: Any) -> dict[str, Any]:
-    return {"channel": "web", "customer_name": customer, "category": category,
-            "subcategory": subcategory, "subject": subject, "description": description,
-            **more}
+def _service(category: str, subcategory: str, subject: str, description: str,
+             **more: Any) -> dict[str, Any]:
+    # The customer's name and e-mail come from their account (`from_requester`), the
+    # channel is the form's default (web).
+    return {"category": category, "subcategory": subcategory, "subject": subject,
+            "description": description, **more}
 
 
 A = ASSIGNEE
@@ -295,13 +296,13 @@ IT_SUPPORT: tuple[Story, ...] = (
 )
 SERVICE: tuple[Story, ...] = (
     # Technical questions: skill match on the subcategory; billing: round robin.
-    Story("alice", 50, _service("Alice Martin", "technical", "app", "The app logs me out",
+    Story("alice", 50, _service("technical", "app", "The app logs me out",
                                 "The mobile app logs me out every time I switch to another "
                                 "app and back."), (
         Step(1, A, "fire", "respond",
              {"first_reply": "Thank you — please update to version 5.2, which fixes this."}),
     ), ticket_type="service", handler="zhou"),
-    Story("li", 4, _service("李娜", "billing", "invoice", "发票抬头错误",
+    Story("li", 4, _service("billing", "invoice", "发票抬头错误",
                             "上个月的发票公司名称写错了，请重新开具。",
                             order_number="SO-20261120-0042"),
           ticket_type="service", handler="zhou"),

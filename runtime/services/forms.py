@@ -10,20 +10,20 @@ anywhere else (not in JavaScript, not in templates).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
 
 from engine.flow import creation_transitions
-from engine.forms import decide
-from engine.model import Field, FieldType, TicketType, Transition
+from engine.forms import decide, requester_fields
+from engine.model import Field, FieldType, RequesterDetail, TicketType, Transition
 from runtime import policy
 from runtime.catalog import latest_published
 from runtime.context import Request
 from runtime.db import Database
 from runtime.models import Definition
-from runtime.services import attachments
+from runtime.services import attachments, requesters
 from runtime.services.errors import NotFound
 
 
@@ -108,17 +108,38 @@ def _preview(ticket_type: TicketType, submitted: Mapping[str, Any], roles: froze
 
 
 def intake(db: Database, request: Request, ticket_type_key: str,
-           values: Mapping[str, Any]) -> FormPreview:
+           values: Mapping[str, Any], *, contact: requesters.Contact | None = None
+           ) -> FormPreview:
     """The creation form of a ticket type for the values typed so far (the portal's and
-    the workspace's "new ticket" form)."""
+    the workspace's "new ticket" form). Fields a customer has answered already (their
+    name, their e-mail: `requesters`) are left out; `contact` is what a portal guest
+    typed in the portal's own contact fields."""
     with db.read() as session:
         ticket_type = latest_published(session, ticket_type_key).ticket_type
         roles = policy.creator_roles(request.actor)
         offered = creation_transitions(ticket_type, roles)
         transition = offered[0].id if offered else None
         submitted = _with_files(session, request, ticket_type, values)
-    return _preview(ticket_type, submitted, roles, request, creating=True,
-                    transition=transition)
+        known = requesters.form_part(session, request, ticket_type, contact)
+    preview = _preview(ticket_type, {**known.values, **submitted}, roles, request,
+                       creating=True, transition=transition)
+    if not known.hidden:
+        return preview
+    # A field left out has the requester's value, or, for a guest whose contact is not
+    # typed yet, none: its problems are the portal's contact fields' to report.
+    return replace(preview,
+                   fields=tuple(state for state in preview.fields if state.id not in known.hidden),
+                   problems=tuple(item for item in preview.problems
+                                  if item.get("field") not in known.hidden))
+
+
+def filled_from_requester(db: Database, ticket_type_key: str) -> dict[str, RequesterDetail]:
+    """The intake fields of a ticket type filled from its requester, with the detail
+    each takes (`from_requester`)."""
+    with db.read() as session:
+        ticket_type = latest_published(session, ticket_type_key).ticket_type
+    return {spec.id: spec.from_requester for spec in requester_fields(ticket_type)
+            if spec.from_requester is not None}
 
 
 def step(db: Database, request: Request, number: str, transition: str | None,

@@ -23,12 +23,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from engine.model import RequesterDetail
 from engine.values import is_email
 from runtime import policy
 from runtime.context import Actor, Request
 from runtime.db import Database
 from runtime.models import PortalLink, Role, Ticket, User
-from runtime.services import tickets
+from runtime.services import requesters, tickets
 from runtime.services.accounts import actor_for
 from runtime.services.errors import Invalid, NotFound
 
@@ -97,18 +98,42 @@ def submit(db: Database, request: Request, ticket_type_key: str, values: Any, *,
 
     Every problem (contact and form) is reported at once; nothing is created then.
     """
+    from runtime.services import forms
+
     contact = check_contact(name, email)
     if contact:
         # Decide the form too, so the customer sees every problem in one go.
-        from runtime.services import forms
-
         preview = forms.intake(db, request, ticket_type_key,
-                               values if isinstance(values, dict) else {})
+                               values if isinstance(values, dict) else {},
+                               contact=typed_contact(name, email))
         raise Invalid("the ticket has problems; nothing was created",
                       details=contact + list(preview.problems))
     _record_contact(db, request, str(name).strip(), str(email).strip())
-    view = tickets.create(db, request, ticket_type_key, values)
+    try:
+        view = tickets.create(db, request, ticket_type_key, values)
+    except Invalid as error:
+        # A field filled from the contact (`from_requester`) is not on the guest's form:
+        # its problem is shown at the contact field it came from.
+        filled_by = forms.filled_from_requester(db, ticket_type_key)
+        error.details = [_onto_contact(filled_by.get(str(item.get("field"))), item)
+                         for item in error.details]
+        raise
     return Submitted(view, issue_link(db, request, view.number))
+
+
+def typed_contact(name: Any, email: Any) -> requesters.Contact:
+    """The contact a guest typed, as the details `from_requester` fields are filled with."""
+    return {RequesterDetail.NAME: name if isinstance(name, str) else None,
+            RequesterDetail.EMAIL: email if isinstance(email, str) else None}
+
+
+CONTACT_FIELDS = {RequesterDetail.NAME: "contact_name", RequesterDetail.EMAIL: "contact_email"}
+
+
+def _onto_contact(detail: RequesterDetail | None, item: dict[str, Any]) -> dict[str, Any]:
+    if detail is None:
+        return item
+    return {**item, "field": CONTACT_FIELDS[detail], "pointer": ""}
 
 
 def _record_contact(db: Database, request: Request, name: str, email: str) -> None:

@@ -43,7 +43,7 @@ from runtime.models import (
 )
 from runtime.prepared import Prepared
 from runtime.services import attachments as attachment_service
-from runtime.services import notify, repeats, routing, sla, surveys
+from runtime.services import notify, repeats, requesters, routing, sla, surveys
 from runtime.services.errors import (
     BadRequest,
     Conflict,
@@ -316,6 +316,7 @@ def create(
         compiled, sequence = take_number(connection, ticket_type_key)
         ticket_type = compiled.ticket_type
         requester_id, requester_name = _requester(session, request, requester)
+        values = requesters.fill(session, ticket_type, requester_id, values)
         roles = policy.creator_roles(request.actor)
         chosen = _creation_transition(ticket_type, roles, transition)
         files = attachment_service.resolve_field_files(session, request, ticket_type, values)

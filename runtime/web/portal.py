@@ -19,7 +19,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from runtime.context import Request
-from runtime.services import forms, portal, surveys, tickets
+from runtime.services import forms, portal, requesters, surveys, tickets
 from runtime.services.errors import Conflict, Invalid, NotFound, ServiceError
 from runtime.web import forminput
 from runtime.web.common import error_text, flash_error, store_uploads, version_from, zone
@@ -68,8 +68,20 @@ def _reader() -> Request:
     return Request(Actor(0, "", Role.REQUESTER, language=ui_language()), runtime().clock())
 
 
+def _contact(form: Any) -> requesters.Contact | None:
+    """What a guest typed in the contact fields above the form (None when logged in: the
+    account says who they are)."""
+    if _logged_in():
+        return None
+    return portal.typed_contact(form.get("portal.name", ""), form.get("portal.email", ""))
+
+
+def _intake(key: str, service: Request, values: dict[str, Any]) -> forms.FormPreview:
+    return forms.intake(runtime().db, service, key, values, contact=_contact(request.form))
+
+
 def _values(key: str, service: Request, form: Any) -> tuple[dict[str, Any], Any]:
-    empty = forms.intake(runtime().db, service, key, {})
+    empty = _intake(key, service, {})
     specs = [state.field for state in empty.fields]
     return forminput.parse(specs, form, zone()), specs
 
@@ -78,10 +90,10 @@ def _values(key: str, service: Request, form: Any) -> tuple[dict[str, Any], Any]
 def new(key: str) -> Response | tuple[str, int]:
     """The intake form of a ticket type; sending it opens the ticket."""
     if request.method == "GET":
-        preview = forms.intake(runtime().db, _reader(), key, {})
+        preview = _intake(key, _reader(), {})
         return _form_page(key, preview, {}, {})
     service = _creator()
-    empty = forms.intake(runtime().db, service, key, {})
+    empty = _intake(key, service, {})
     specs = [state.field for state in empty.fields]
     form, refused = store_uploads(service, specs, request.form)
     values = forminput.parse(specs, form, zone())
@@ -99,7 +111,7 @@ def new(key: str) -> Response | tuple[str, int]:
         done = portal.submit(runtime().db, service, key, values,
                              name=contact["contact_name"], email=contact["contact_email"])
     except Invalid as error:
-        preview = forms.intake(runtime().db, service, key, values)
+        preview = _intake(key, service, values)
         problems = {d["field"]: d["message"] for d in error.details
                     if d.get("field") in ("contact_name", "contact_email")}
         flash(_("Nothing was sent yet: please correct the marked fields."), "error")
@@ -126,7 +138,7 @@ def live_form(key: str) -> str:
     # Files already chosen belong to this browser's guest: preview as the guest then.
     service = _creator() if _logged_in() or session.get(GUEST_KEY) else _reader()
     values, _specs = _values(key, service, request.form)
-    preview = forms.intake(runtime().db, service, key, values)
+    preview = _intake(key, service, values)
     return render_template("_form_fields.html", preview=preview, prefix="intake", live=True,
                            zone=zone(), refused={},
                            action=url_for("portal.live_form", key=key))

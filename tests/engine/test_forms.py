@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.forms import decide, form_for, visible_fields
+from engine.forms import decide, form_for, requester_values, visible_fields
+from engine.model import RequesterDetail
 
 PNG = {"name": "a.png", "size": 2048, "content_type": "image/png"}
 PDF = {"name": "r.pdf", "size": 2048, "content_type": "application/pdf"}
@@ -222,6 +223,29 @@ def test_defaults_apply_on_creation(repair):
     assert decision.values["priority"] == "normal"
 
 
+STAFF_SET = """\
+  - {id: subject, type: string}
+  - {id: channel, type: choice, options: [web, phone], default: web,
+     visible_to: [agent, supervisor, admin]}
+  - {id: tier, type: choice, options: [standard, vip], visible_to: [agent]}
+"""
+
+
+@pytest.mark.parametrize(("roles", "submitted", "expected"), [
+    ({"requester"}, {}, {"channel": "web"}),           # hidden from them: the default
+    ({"agent"}, {}, {"channel": "web"}),
+    ({"agent"}, {"channel": "phone"}, {"channel": "phone"}),  # set by someone who sees it
+    ({"agent"}, {"channel": None}, {"channel": None}),  # cleared on purpose
+], ids=["customer", "staff-untouched", "staff-chose", "staff-cleared"])
+def test_a_default_applies_even_to_a_field_hidden_from_the_creator(
+        compile_fields, roles: set[str], submitted: dict, expected: dict):
+    decision = decide(compile_fields(STAFF_SET), {"subject": "x", **submitted}, roles=roles,
+                      creating=True)
+    assert decision.ok, decision.problems
+    assert {key: decision.values.get(key) for key in expected} == expected
+    assert "tier" not in decision.values  # no default, no value
+
+
 VALID_REPAIR = {
     "device": "PRN-0042", "category": "printer", "symptom": "paper_jam", "fault": "software",
     "description": "Jams on every second page.", "contact_phone": "+86 138 0013 8000",
@@ -306,3 +330,25 @@ def test_visible_fields_reads_hidden_values_as_null(compile_fields):
     assert "c" not in visible  # c depends on a hidden b
     assert "b" not in effective
     assert failures == []
+
+
+FROM_REQUESTER = """\
+  - {id: customer_name, type: string, max_length: 20, required: true, from_requester: name}
+  - {id: customer_email, type: email, from_requester: email}
+  - {id: subject, type: string}
+"""
+NAME, EMAIL = RequesterDetail.NAME, RequesterDetail.EMAIL
+
+
+@pytest.mark.parametrize(("details", "expected"), [
+    ({NAME: "Li Na", EMAIL: "li.na@example.cn"},
+     {"customer_name": "Li Na", "customer_email": "li.na@example.cn"}),
+    ({NAME: "  Li Na  ", EMAIL: None}, {"customer_name": "Li Na"}),   # trimmed; none known
+    ({NAME: "   ", EMAIL: ""}, {}),                                   # blank fills nothing
+    ({NAME: "x" * 21, EMAIL: "not an address"}, {}),                  # invalid: asked instead
+    ({}, {}),
+], ids=["both", "name-only", "blank", "invalid", "unknown"])
+def test_fields_from_the_requester_take_only_valid_details(
+        compile_fields, details: dict, expected: dict):
+    ticket_type = compile_fields(FROM_REQUESTER)
+    assert requester_values(ticket_type, details) == expected

@@ -137,8 +137,7 @@ def test_a_customer_reply_starts_the_next_response_clock(seed: Seed) -> None:
 
     templates.install(seed.db, seed.request("admin"), "service")
     number = tickets.create(seed.db, seed.request("li"), "service", {
-        "channel": "phone", "customer_name": "Wang Fang", "customer_phone": "+86 139 1234 5678",
-        "category": "complaint", "subject": "Rude delivery driver",
+        "customer_name": "Wang Fang", "category": "complaint", "subject": "Rude delivery driver",
         "description": "The driver threw the parcel over the gate."}).number
     seed.clock.advance(minutes=20)
     tickets.comment(seed.db, seed.request("zhao"), number, "We are looking into it.")
