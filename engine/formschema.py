@@ -401,6 +401,7 @@ def _ui_field(spec: Field, language: str) -> dict[str, Any]:
         "required_when": _source(spec.required_when),
         "visible_when": _source(spec.visible_when),
         "visible_to": sorted(spec.visible_to) if spec.visible_to is not None else None,
+        "from_requester": str(spec.from_requester) if spec.from_requester else None,
         "readonly": spec.computed,
         "compute": _source(spec.compute),
         "default": spec.default,

@@ -391,6 +391,16 @@ def test_ui_description_follows_the_form_in_the_requested_language(repair: Ticke
         ["image/*"], 5, 10 * 1024**2)
     assert by_id["reported_on"]["widget"] == "date"
     assert by_id["priority"]["default"] == "normal"
+    assert by_id["device"]["from_requester"] is None
+
+
+def test_ui_description_says_which_fields_come_from_the_requester(compile_fields):
+    ticket_type = compile_fields(
+        "  - {id: customer_name, type: string, from_requester: name}\n"
+        "  - {id: customer_email, type: email, from_requester: email}\n")
+    by_id = {f["id"]: f for f in ui_description(ticket_type)["fields"]}
+    assert (by_id["customer_name"]["from_requester"],
+            by_id["customer_email"]["from_requester"]) == ("name", "email")
 
 
 def test_ui_description_of_a_table_and_computed_fields(repair: TicketType):
