@@ -173,6 +173,9 @@ def decide(
     _check_rules(ticket_type, effective, checked_ok, language, problems)
 
     if problems or refusal is not None:
+        # Nothing is decided, but what can be computed from the values that are fine is
+        # (a row's total while the rest of the form is still being filled in).
+        _compute_from(ticket_type, effective, checked_ok)
         return Decision(tuple(problems), effective, {}, visible, required, form, refusal,
                         dropped=dropped)
     _compute(ticket_type, effective)
@@ -408,6 +411,23 @@ def _compute(ticket_type: TicketType, values: dict[str, Any]) -> None:
         expression = by_id[name].compute
         assert expression is not None
         values[name] = _safe_compute(expression, values)
+
+
+def _compute_from(ticket_type: TicketType, values: dict[str, Any], fine: set[str]) -> None:
+    """Computed values (table cells included) from the values in `fine` only: a formula
+    never reads a value refused by its checks (`"2" * 3` is "222", not 6)."""
+    if not ticket_type.compute_order and not any(spec.column_compute_order
+                                                 for spec in ticket_type.fields):
+        return
+    known = {name: value for name, value in values.items() if name in fine}
+    _compute(ticket_type, known)
+    for spec in ticket_type.fields:
+        # A total over a refused table would read as 0: only formulas whose inputs are all
+        # known and fine are shown.
+        reads_known = spec.compute is None or all(name in known for name in spec.compute.names)
+        if (spec.computed or spec.column_compute_order) and reads_known \
+                and known.get(spec.id) is not None:
+            values[spec.id] = known[spec.id]
 
 
 def _compute_row(columns: list[Field], row: Any) -> Any:

@@ -89,6 +89,10 @@ def _preview(ticket_type: TicketType, submitted: Mapping[str, Any], roles: froze
         shown.update({name: ticket_type.field_by_id[name].default for name in decision.form
                       if ticket_type.field_by_id[name].default is not None})
     shown.update(submitted)
+    by_id = ticket_type.field_by_id
+    # Tables show their computed cells (a row's total) as the engine has them now.
+    shown.update({name: decision.values[name] for name in decision.form
+                  if by_id[name].column_compute_order and name in decision.values})
     fields = tuple(
         FieldState(
             field=ticket_type.field_by_id[name],

@@ -184,6 +184,18 @@ def shown_value(spec: Field, value: Any, lang: str) -> str:
         return ", ".join(str(item.get("name", "")) for item in value if isinstance(item, dict))
     if kind is FieldType.TABLE and isinstance(value, list):
         return _("%(count)d rows", count=len(value))
+    if kind is FieldType.NUMBER and isinstance(value, int | float) and not isinstance(value, bool):
+        return number_text(spec, value)
+    return str(value)
+
+
+def number_text(spec: Field, value: float) -> str:
+    """A number as pages show it: with the field's `decimals` when it has them (12.50),
+    else without a trailing .0 (25, not 25.0)."""
+    if spec.decimals is not None:
+        return f"{value:.{spec.decimals}f}"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     return str(value)
 
 

@@ -19,7 +19,7 @@
 
   // Replacing the field the user is typing in would drop keystrokes typed while the
   // request was out, so that one field keeps its input and takes only the server's label,
-  // visibility and messages. Everything else is replaced as sent.
+  // visibility, messages and computed cells. Everything else is replaced as sent.
   function mergeFields(current, fresh) {
     var active = document.activeElement;
     fresh.querySelectorAll("fieldset.field[id]").forEach(function (incoming) {
@@ -39,6 +39,14 @@
         var theirs = incoming.querySelector(":scope > " + selector);
         if (mine && theirs) { mine.replaceWith(theirs); }
       });
+      // Computed cells (a row's total) are the server's alone: nobody types in them.
+      var mineOut = existing.querySelectorAll("output");
+      var theirOut = incoming.querySelectorAll("output");
+      if (mineOut.length === theirOut.length) {
+        mineOut.forEach(function (output, index) {
+          output.textContent = theirOut[index].textContent;
+        });
+      }
     });
     var general = current.querySelector(":scope > ul.general");
     if (general) { general.remove(); }

@@ -141,6 +141,21 @@ def test_computed_cells_and_totals_are_filled_by_the_engine(compile_fields):
     assert decision.values["rows"] == 2
 
 
+@pytest.mark.parametrize(("submitted", "line_totals", "total"), [
+    # the title is too long: refused, but the rows are fine and are totalled for the form
+    ({"title": "x" * 300, "parts": [{"part_no": "A", "qty": 2, "unit_price": 3.5}]},
+     [7.0], 7.0),
+    # a quantity that is not a number is never multiplied ("2" * 3 would be "222")
+    ({"parts": [{"part_no": "A", "qty": "2", "unit_price": 3}]}, [None], None),
+], ids=["other-field-refused", "row-refused"])
+def test_a_refused_submission_still_computes_from_the_values_that_are_fine(
+        compile_fields, submitted: dict, line_totals: list, total: float | None):
+    decision = decide(compile_fields(TABLE), submitted, roles={"requester"}, creating=True)
+    assert not decision.ok
+    assert [row.get("line_total") for row in decision.values["parts"]] == line_totals
+    assert decision.values.get("total") == total
+
+
 CONDITIONAL = """\
   - {id: title, type: string}
   - {id: fault, type: choice, options: [hardware, software], required: true}

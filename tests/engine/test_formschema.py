@@ -315,7 +315,7 @@ def test_computed_fields_are_read_only(repair: TicketType):
     schema = json_schema(repair, form=["parts", "parts_total"])
     assert schema["properties"]["parts_total"]["readOnly"] is True
     row = schema["properties"]["parts"]["items"]
-    assert row["properties"]["line_total"] == {"title": "Line total", "readOnly": True}
+    assert row["properties"]["line_total"] == {"title": "Line total (CNY)", "readOnly": True}
     assert row["required"] == ["part_no", "qty"]
     assert row["additionalProperties"] is False
     assert schema["properties"]["parts"]["maxItems"] == 20
