@@ -371,3 +371,10 @@ def test_pages_name_people_by_their_display_names(client: FlaskClient, seed: See
     log_in(customer, "li")  # the customer reads whom it went to, by name
     assert "assigned the ticket to <strong>Chen Jing 陈静</strong>" in text(
         customer.get(f"/t/{number}"))
+
+
+def test_a_radio_group_with_a_default_offers_no_empty_choice(client: FlaskClient) -> None:
+    log_in(client, "li")
+    form = text(client.get("/portal/new/repair"))
+    assert 'name="priority" value="normal"' in form  # the priority's radios
+    assert "(none)" not in form  # it has a default: there is always a priority
