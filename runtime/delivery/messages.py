@@ -160,17 +160,44 @@ def language_of(language: str | None) -> str:
     return language if language in LANGUAGES else "en"
 
 
-def _flat(params: Mapping[str, Any]) -> dict[str, Any]:
+def localised(value: Any, language: str) -> str:
+    """A parameter given as one text per language ({"en": ..., "zh": ...}) in `language`
+    (else English, else any); any other value as text. Notices keep such parameters as
+    given, so that what they say can be said again in the reader's language."""
+    if isinstance(value, Mapping):
+        return str(value.get(language) or value.get("en") or next(iter(value.values()), ""))
+    return "" if value is None else str(value)
+
+
+def _flat(params: Mapping[str, Any], language: str) -> dict[str, Any]:
     ticket = params.get("ticket") or {}
-    return {**params, "number": ticket.get("number", ""), "title": ticket.get("title", ""),
+    values = {key: localised(value, language) if isinstance(value, Mapping) else value
+              for key, value in params.items() if key != "ticket"}
+    return {**values, "number": ticket.get("number", ""), "title": ticket.get("title", ""),
             "state": ticket.get("state_label", ""), "type": ticket.get("type_name", "")}
 
 
 def title(kind: NoticeKind, language: str, params: Mapping[str, Any]) -> str:
     """The inbox title and e-mail subject (one line)."""
-    template = TEMPLATES[kind][language_of(language)]
-    text = " ".join(_fill(template.title, _flat(params)).split())
+    language = language_of(language)
+    template = TEMPLATES[kind][language]
+    text = " ".join(_fill(template.title, _flat(params, language)).split())
     return text[:MAX_TITLE]
+
+
+def inbox_title(kind: str, language: str, data: Mapping[str, Any], sent: str) -> str:
+    """An inbox entry's title in the reader's language now, from what the entry keeps
+    (`notify` stores the parameters and the ticket's title); `sent`, the title as it was
+    written, for an entry that keeps too little to say it again."""
+    try:
+        notice = NoticeKind(kind)
+    except ValueError:
+        return sent
+    number = data.get("number")
+    if number is not None and "ticket_title" not in data:
+        return sent  # written before entries kept their ticket's title
+    ticket = {"number": number or "", "title": data.get("ticket_title", "")}
+    return title(notice, language, {**data, "ticket": ticket})
 
 
 def ticket_url(base_url: str, number: str) -> str:
@@ -186,7 +213,7 @@ def email_text(kind: NoticeKind, language: str, params: Mapping[str, Any], *,
     """The plain-text body of a notification e-mail."""
     language = language_of(language)
     words = WORDS[language]
-    values = _flat(params)
+    values = _flat(params, language)
     parts = [_fill(TEMPLATES[kind][language].intro, values).strip()]
     detail = params.get("detail")
     if detail:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from runtime import policy
 from runtime.context import Request
 from runtime.db import Database
+from runtime.delivery import messages
 from runtime.models import Notification, Ticket
 from runtime.services.errors import BadRequest, NotFound
 
@@ -41,10 +42,13 @@ class InboxPage:
     unread: int
 
 
-def _view(notification: Notification, number: str | None) -> NotificationView:
-    return NotificationView(notification.id, notification.kind, notification.title, number,
-                            dict(notification.data), notification.created_at,
-                            notification.read_at)
+def _view(notification: Notification, number: str | None, language: str) -> NotificationView:
+    """An entry as its reader reads it now: its title in their current language."""
+    data = dict(notification.data)
+    return NotificationView(notification.id, notification.kind,
+                            messages.inbox_title(notification.kind, language, data,
+                                                 notification.title),
+                            number, data, notification.created_at, notification.read_at)
 
 
 def list_notifications(db: Database, request: Request, *, unread_only: bool = False,
@@ -65,7 +69,8 @@ def list_notifications(db: Database, request: Request, *, unread_only: bool = Fa
         rows = session.execute(query.order_by(Notification.id.desc()).limit(limit + 1)).all()
         unread = session.scalar(select(func.count()).select_from(Notification)
                                 .where(mine, Notification.read_at.is_(None))) or 0
-    items = [_view(notification, number) for notification, number in rows[:limit]]
+    items = [_view(notification, number, request.actor.language)
+             for notification, number in rows[:limit]]
     return InboxPage(items, items[-1].id if len(rows) > limit else None, unread)
 
 
@@ -84,7 +89,7 @@ def mark_read(db: Database, request: Request, notification_id: int) -> Notificat
         if notification.read_at is None:
             notification.read_at = request.now
         session.flush()
-        return _view(notification, number)
+        return _view(notification, number, request.actor.language)
 
 
 def mark_all_read(db: Database, request: Request) -> int:

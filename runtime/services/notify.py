@@ -225,6 +225,7 @@ def _inbox_data(params: Mapping[str, Any]) -> dict[str, Any]:
     ticket = params.get("ticket")
     if ticket:
         data["number"] = ticket["number"]
+        data["ticket_title"] = ticket.get("title", "")  # to say it again in another language
         data["state"] = ticket["state_label"]
     if params.get("detail"):
         data["detail"] = str(params["detail"])[:MAX_INBOX_DETAIL]

@@ -20,7 +20,6 @@ from runtime import policy
 from runtime.catalog import compiled_version
 from runtime.context import Request
 from runtime.db import Database
-from runtime.delivery.messages import language_of
 from runtime.models import NoticeKind, Ticket, TimerKind, User
 from runtime.services import notify, timers
 from runtime.services.errors import Forbidden, Invalid, NotFound
@@ -78,9 +77,10 @@ def _remind(session: Session, firing: timers.Firing) -> None:
                 params={"detail": note, "note": note})
 
 
-def _localised(text: Any, language: str) -> str:
+def _text_param(text: Any) -> Any:
+    # One text per language stays so (`messages.localised` picks the reader's).
     if isinstance(text, dict):
-        return str(text.get(language) or text.get("en") or next(iter(text.values()), ""))
+        return {str(key): str(value) for key, value in text.items()}
     return "" if text is None else str(text)
 
 
@@ -94,9 +94,8 @@ def _notify(session: Session, firing: timers.Firing) -> None:
     ticket_type = (compiled_version(session, ticket.definition_version_id).ticket_type
                    if ticket is not None else None)
     for user in session.scalars(select(User).where(User.username.in_(names)).order_by(User.id)):
-        language = language_of(user.language)
         notify.tell(session, user, NoticeKind.NOTICE, now=firing.now, ticket=ticket,
                     ticket_type=ticket_type, event_id=firing.event.id,
                     email=payload.get("email", True) is not False,
-                    params={"subject": _localised(payload.get("subject"), language),
-                            "text": _localised(payload.get("text"), language)})
+                    params={"subject": _text_param(payload.get("subject")),
+                            "text": _text_param(payload.get("text"))})

@@ -313,7 +313,7 @@ def _fire(session: Session, firing: timers.Firing) -> None:
         for user in _holders(session, ticket):
             notify.tell(session, user, notice, now=firing.now, ticket=ticket,
                         ticket_type=ticket_type, event_id=event.id,
-                        params={"target": label.get(user.language, clock or ""),
+                        params={"target": dict(label) or clock or "",
                                 "due": firing.due_at.isoformat(timespec="minutes")})
     steps = ticket_type.sla_policy.escalations if ticket_type.sla_policy else ()
     by_index = {step.index: step for step in steps}

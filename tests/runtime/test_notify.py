@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from runtime.models import Notification, OutboxMessage, Todo, User
-from runtime.services import tickets, webhooks
+from runtime.models import Notification, OutboxMessage, TimerKind, Todo, User
+from runtime.services import inbox as inbox_service
+from runtime.services import tickets, timers, webhooks
 from runtime.services.errors import Invalid
 from tests.runtime.conftest import VALID_REPAIR, Seed
 
@@ -66,7 +67,7 @@ def test_a_mention_gives_a_todo_an_inbox_entry_and_an_email_in_the_users_languag
     assert entry.kind == "mention"
     assert entry.title == f"chen 在工单 {number}「PRN-0042」中提到了你"
     assert entry.data == {"by": "chen", "number": number, "state": "维修中",
-                          "detail": "@wang please look"}
+                          "ticket_title": "PRN-0042", "detail": "@wang please look"}
     [mail] = [m for m in outbox(contacts, "email") if m.recipient == "wang@example.com"]
     assert (mail.language, mail.state) == ("zh", "pending")
     assert mail.subject == entry.title
@@ -237,3 +238,32 @@ def test_an_inactive_or_deleted_webhook_gets_nothing_new(seed: Seed):
         session.execute(update(Webhook).values(active=False))
     new_ticket(seed)
     assert outbox(seed, "webhook") == []
+
+
+def _switch_language(seed: Seed, username: str, language: str) -> None:
+    with seed.db.write() as session:
+        session.execute(update(User).where(User.username == username)
+                        .values(language=language))
+
+
+def test_an_inbox_title_reads_in_the_readers_language_of_now(contacts: Seed):
+    number = new_ticket(contacts)
+    tickets.comment(contacts.db, contacts.request("chen"), number, "@wang please look")
+    with contacts.db.write() as session:  # a reminder written in both languages
+        timers.schedule(session, kind=TimerKind.NOTIFY, key="quarterly", now=contacts.clock(),
+                        due_at=contacts.clock(), payload={
+                            "users": ["wang"], "email": False,
+                            "subject": {"en": "Quarterly check", "zh": "季度检查"},
+                            "text": {"en": "Check the printers.", "zh": "检查打印机。"}})
+    contacts.clock.advance(minutes=1)
+    timers.run_due(contacts.db, now=contacts.clock(), owner="test")
+
+    def titles() -> list[str]:
+        page = inbox_service.list_notifications(contacts.db, contacts.request("wang"))
+        return [item.title for item in reversed(page.items)]
+
+    assert titles() == [f"chen 在工单 {number}「PRN-0042」中提到了你", "季度检查"]
+    _switch_language(contacts, "wang", "en")
+    assert titles() == [f"chen mentioned you on {number}: PRN-0042", "Quarterly check"]
+    stored = [entry.title for entry in inbox(contacts, "wang")]
+    assert stored == [f"chen 在工单 {number}「PRN-0042」中提到了你", "季度检查"]  # as sent
