@@ -171,7 +171,7 @@ def localised(value: Any, language: str) -> str:
 
 def _flat(params: Mapping[str, Any], language: str) -> dict[str, Any]:
     ticket = params.get("ticket") or {}
-    values = {key: localised(value, language) if isinstance(value, Mapping) else value
+    values = {key: localised(value, language) if isinstance(value, dict) else value
               for key, value in params.items() if key != "ticket"}
     return {**values, "number": ticket.get("number", ""), "title": ticket.get("title", ""),
             "state": ticket.get("state_label", ""), "type": ticket.get("type_name", "")}
