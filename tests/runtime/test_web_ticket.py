@@ -53,13 +53,18 @@ def test_the_page_shows_values_timeline_and_only_the_steps_allowed(
     assert "fault ==" not in own  # where the ticket went, not the definition's reasoning
 
 
-def test_staff_read_which_assignment_rule_routed_a_ticket_and_customers_do_not(
-        client: FlaskClient, seed: Seed) -> None:
+def routed_to_chen(seed: Seed) -> str:
+    """li's ticket of tests/data/routing.yaml, which skill matching gives to chen."""
     definitions.install(seed.db, seed.request("admin"),
                         (DATA / "routing.yaml").read_text(encoding="utf-8"))
     agents.set_profile(seed.db, seed.request("admin"), "chen", skills=["printer"])
-    number = tickets.create(seed.db, seed.request("li"), "routing",
-                            {"title": "the printer", "topic": "printer"}).number
+    return tickets.create(seed.db, seed.request("li"), "routing",
+                          {"title": "the printer", "topic": "printer"}).number
+
+
+def test_staff_read_which_assignment_rule_routed_a_ticket_and_customers_do_not(
+        client: FlaskClient, seed: Seed) -> None:
+    number = routed_to_chen(seed)
     log_in(client, "wang")
     assert "Assignment rule 5: skill match" in text(client.get(f"/t/{number}"))
     customer = client.application.test_client()
@@ -355,11 +360,7 @@ def test_pages_name_people_by_their_display_names(client: FlaskClient, seed: See
         for username, shown in (("chen", "Chen Jing 陈静"), ("li", "Li Na 李娜")):
             session.execute(update(User).where(User.username == username)
                             .values(display_name=shown))
-    definitions.install(seed.db, seed.request("admin"),
-                        (DATA / "routing.yaml").read_text(encoding="utf-8"))
-    agents.set_profile(seed.db, seed.request("admin"), "chen", skills=["printer"])
-    number = tickets.create(seed.db, seed.request("li"), "routing",
-                            {"title": "the printer", "topic": "printer"}).number
+    number = routed_to_chen(seed)
     log_in(client, "chen")
     page = text(client.get(f"/t/{number}"))
     assert "Requester: <span hx-disable>Li Na 李娜</span>" in page
