@@ -73,4 +73,3 @@ def form_part(session: Session, request: Request, ticket_type: TicketType,
     known = contact_of(session, request.actor.user_id)
     values = requester_values(ticket_type, known) if known is not None else {}
     return RequesterPart(values, frozenset(values))
-
