@@ -271,6 +271,8 @@ def comment(number: str, token: str) -> Response:
         flash(_("Your message was added."))
     except Invalid:
         flash(_("A message needs text (at most 10,000 characters)."), "error")
+    except Conflict as error:  # closed meanwhile (a page opened before)
+        flash_error(error)
     return redirect(url_for("portal.follow", number=number, token=token) + "#timeline")
 
 

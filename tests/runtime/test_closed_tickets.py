@@ -15,7 +15,7 @@ from runtime.services import attachments, tickets
 from runtime.services.errors import Conflict
 from tests.runtime.conftest import VALID_REPAIR, Seed
 from tests.runtime.test_api_support import Api
-from tests.runtime.web_helpers import log_in, text
+from tests.runtime.web_helpers import log_in, page_token, text
 
 PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
 LIMIT = 64 * 1024
@@ -94,7 +94,7 @@ def test_the_page_of_a_closed_ticket_offers_notes_to_staff_and_a_new_ticket_to_c
     log_in(client, "li")
     page = text(client.get(f"/t/{number}"))
     assert "it takes no more replies or files" in page
-    assert "Open a new ticket to follow up." in page
+    assert '<a href="/portal/new/repair">Open a new ticket to follow up.</a>' in page
     assert 'class="comment-form"' not in page
     assert 'class="attach-form"' not in page
     staff = client.application.test_client()
@@ -104,3 +104,15 @@ def test_the_page_of_a_closed_ticket_offers_notes_to_staff_and_a_new_ticket_to_c
     assert '<input type="hidden" name="internal" value="on">' in page
     assert 'class="attach-form"' not in page
     assert "Open a new ticket" not in page
+
+
+def test_a_reply_from_a_page_opened_before_closing_is_refused_with_a_message(
+        client: FlaskClient, seed: Seed) -> None:
+    number = closed_ticket(seed)
+    log_in(client, "li")
+    token = page_token(client, f"/t/{number}")
+    before = stored(seed)
+    sent = client.post(f"/t/{number}/comment", data={"csrf_token": token, "body": "Hello?"})
+    assert sent.status_code == 302
+    assert "This ticket is closed." in text(client.get(sent.location))
+    assert stored(seed) == before

@@ -95,7 +95,12 @@ def test_the_customer_confirms_and_answers_the_survey(client: FlaskClient,
     confirmed = client.post(f"{link}/fire/confirm", data={
         "csrf_token": token, "present.confirmed": "1", "confirmed": "on"})
     assert confirmed.status_code == 302
-    assert "How did we do?" in text(client.get(link))
+    closed = text(client.get(link))
+    assert "How did we do?" in closed
+    assert "Write to us" not in closed  # a closed ticket takes no more replies
+    assert '<a href="/portal/new/repair">Open a new ticket to follow up.</a>' in closed
+    refused = client.post(f"{link}/comment", data={"csrf_token": token, "body": "Hello?"})
+    assert "This ticket is closed." in text(client.get(refused.location))
     answered = client.post(f"{link}/survey", data={"csrf_token": token, "csat": "5",
                                                     "nps": "9", "comment": "Quick, thanks"})
     assert "Thank you for your feedback!" in text(client.get(answered.location))
