@@ -298,6 +298,8 @@ class Ticket(Base):
         Index("ix_tickets_assignee_id", "assignee_id", "id"),
         Index("ix_tickets_assignee_open", "assignee_id", "closed_at"),
         Index("ix_tickets_updated_at_id", "updated_at", "id"),
+        # The board: one type's tickets, last changed first, read until a page is full.
+        Index("ix_tickets_type_updated_id", "ticket_type", "updated_at", "id"),
         Index("ix_tickets_requester_id", "requester_id", "id"),
         # Repeat detection: earlier tickets with the same key values, within a window.
         Index("ix_tickets_repeat_key", "repeat_key", "created_at"),
