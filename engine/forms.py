@@ -416,9 +416,6 @@ def _compute(ticket_type: TicketType, values: dict[str, Any]) -> None:
 def _compute_from(ticket_type: TicketType, values: dict[str, Any], fine: set[str]) -> None:
     """Computed values (table cells included) from the values in `fine` only: a formula
     never reads a value refused by its checks (`"2" * 3` is "222", not 6)."""
-    if not ticket_type.compute_order and not any(spec.column_compute_order
-                                                 for spec in ticket_type.fields):
-        return
     known = {name: value for name, value in values.items() if name in fine}
     _compute(ticket_type, known)
     for spec in ticket_type.fields:

@@ -80,14 +80,18 @@ def _has_tickets(session: Any, user_id: int) -> bool:
         is not None
 
 
+# The portal's own contact inputs, by the requester detail each gives.
+CONTACT_FIELDS = {RequesterDetail.NAME: "contact_name", RequesterDetail.EMAIL: "contact_email"}
+
+
 def check_contact(name: Any, email: Any) -> list[dict[str, Any]]:
     """Problems with the contact a customer typed (both are needed to reply to them)."""
     problems = []
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
-        problems.append({"field": "contact_name", "code": "required",
+        problems.append({"field": CONTACT_FIELDS[RequesterDetail.NAME], "code": "required",
                          "message": f"enter your name (at most {MAX_NAME} characters)"})
     if not isinstance(email, str) or len(email) > MAX_EMAIL or not is_email(email.strip()):
-        problems.append({"field": "contact_email", "code": "bad-email",
+        problems.append({"field": CONTACT_FIELDS[RequesterDetail.EMAIL], "code": "bad-email",
                          "message": "enter an e-mail address such as li.na@example.cn"})
     return problems
 
@@ -125,9 +129,6 @@ def typed_contact(name: Any, email: Any) -> requesters.Contact:
     """The contact a guest typed, as the details `from_requester` fields are filled with."""
     return {RequesterDetail.NAME: name if isinstance(name, str) else None,
             RequesterDetail.EMAIL: email if isinstance(email, str) else None}
-
-
-CONTACT_FIELDS = {RequesterDetail.NAME: "contact_name", RequesterDetail.EMAIL: "contact_email"}
 
 
 def _onto_contact(detail: RequesterDetail | None, item: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ clock, uploads from a form post, service errors in the UI's language, and htmx h
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -224,6 +225,15 @@ def labels_for(ticket_type: Any, lang: str) -> Labels:
                   dict(ticket_type.field_by_id))
 
 
+def _per_request(name: str, load: Callable[[], dict[str, str]]) -> dict[str, str]:
+    """A lookup table loaded once per request (kept on `g`)."""
+    table = g.get(name)
+    if table is None:
+        table = load()
+        setattr(g, name, table)
+    return table
+
+
 def person(username: str | None) -> str:
     """A user name as pages show it: the user's display name (looked up once per
     request), and "the customer" for a portal guest's generated name."""
@@ -234,9 +244,8 @@ def person(username: str | None) -> str:
         return ""
     if username.startswith(GUEST_PREFIX):
         return _("the customer")
-    names = g.get("_display_names")
-    if names is None:  # staff first: they are most of the names a page shows
-        names = g._display_names = directory.display_names(runtime().db)
+    # Staff first: they are most of the names a page shows.
+    names = _per_request("_display_names", lambda: directory.display_names(runtime().db))
     if username not in names:
         names.update(directory.display_names(runtime().db, [username]))
         names.setdefault(username, username)  # gone: asked once
@@ -245,14 +254,11 @@ def person(username: str | None) -> str:
 
 def team_name(key: str | None) -> str:
     """A team key as pages show it: the team's name (looked up once per request)."""
+    from runtime.services import directory
+
     if not key:
         return ""
-    names = g.get("_team_names")
-    if names is None:
-        from runtime.services import directory
-
-        names = g._team_names = directory.team_names(runtime().db)
-    return names.get(key, key)
+    return _per_request("_team_names", lambda: directory.team_names(runtime().db)).get(key, key)
 
 
 def init_app(app: Flask) -> None:
