@@ -54,10 +54,38 @@
     if (freshGeneral) { current.appendChild(freshGeneral); }
   }
 
+  // A live form asks again whenever the user types, and an answer to an older question
+  // must not land: it would put back values typed over since. htmx's `replace` sync drops
+  // it by aborting the request, which htmx reports as a console error whenever someone
+  // types faster than the server answers. So the form queues its next question (`queue
+  // last`: one in flight, the newest waiting) and the answer overtaken by it is dropped
+  // here, unread.
+  function liveFormOf(element) {
+    return element && element.closest ? element.closest("[data-live-form]") : null;
+  }
+
+  document.addEventListener("htmx:confirm", function (event) {
+    var form = liveFormOf(event.target);
+    if (form && form.liveRequest) { form.liveRequest.overtaken = true; }
+  });
+
+  document.addEventListener("htmx:beforeSend", function (event) {
+    var form = liveFormOf(event.target);
+    if (form) { form.liveRequest = event.detail.xhr; }
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = liveFormOf(event.target);
+    if (form && form.liveRequest === event.detail.xhr) { form.liveRequest = null; }
+  });
+
   document.addEventListener("htmx:beforeSwap", function (event) {
     var target = event.detail.target;
     if (!target || !target.matches || !target.matches("[data-live-form]")) { return; }
-    if (event.detail.xhr.status !== 200) { event.detail.shouldSwap = false; return; }
+    if (event.detail.xhr.overtaken || event.detail.xhr.status !== 200) {
+      event.detail.shouldSwap = false;
+      return;
+    }
     var holder = document.createElement("template");
     holder.innerHTML = event.detail.serverResponse;
     var fresh = holder.content.querySelector("[data-live-form]");

@@ -14,9 +14,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,9 +67,10 @@ def chromium() -> Iterator[object]:
         browser.close()
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app, seeded with the demo, served on 127.0.0.1 on a free port."""
+@contextmanager
+def demo_server(folder: Path, slow_live_forms: float = 0.0) -> Iterator[str]:
+    """The app, seeded with the demo in `folder`, served on 127.0.0.1 on a free port.
+    `slow_live_forms`: seconds each live-form answer is held back (a busy server)."""
     from werkzeug.serving import make_server
 
     from runtime.app import create_app
@@ -75,7 +79,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from runtime.demo import seed_demo
     from runtime.migrate import upgrade
 
-    folder = tmp_path_factory.mktemp("browser-server")
     database = Database(f"sqlite:///{folder / 'ticketflow.db'}")
     upgrade(database)
     seed_demo(database, datetime.now(UTC), folder / "attachments")
@@ -83,14 +86,34 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                         secret_key="browser-tests", attachment_dir=folder / "attachments",
                         max_upload_bytes=2 * 1024 * 1024, max_request_bytes=4 * 1024 * 1024)
     app = create_app(settings, database=database)
+    if slow_live_forms:
+        app.wsgi_app = _holding_back_live_forms(app.wsgi_app, slow_live_forms)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     http = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=http.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{http.server_port}"
-    http.shutdown()
-    thread.join(timeout=10)
-    database.dispose()
+    try:
+        yield f"http://127.0.0.1:{http.server_port}"
+    finally:
+        http.shutdown()
+        thread.join(timeout=10)
+        database.dispose()
+
+
+def _holding_back_live_forms(wsgi_app: Any, seconds: float) -> Any:
+    def held_back(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["REQUEST_METHOD"] == "POST" and "/form" in environ.get("PATH_INFO", ""):
+            time.sleep(seconds)
+        return wsgi_app(environ, start_response)
+
+    return held_back
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo, served on 127.0.0.1 on a free port."""
+    with demo_server(tmp_path_factory.mktemp("browser-server")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
