@@ -442,6 +442,44 @@ def tokens_create(username: str, name: str, expires_in_days: int | None) -> None
                err=True)
 
 
+@tokens.command("list")
+@click.argument("username", required=False)
+def tokens_list(username: str | None) -> None:
+    """List the API tokens of USERNAME, or everyone's: never their secrets, only the
+    first characters to recognise them by, with when each was last used."""
+    from runtime.services import accounts
+
+    with _open_database() as (_settings, database):
+        found = accounts.list_tokens(database, None, username, now=_now())
+    if not found:
+        click.echo("no tokens")
+        return
+    click.echo(f"{'id':>6}  {'user':<16} {'name':<24} {'prefix':<12} {'status':<8} "
+               f"{'created':<16} {'expires':<16} last used")
+    for token in found:
+        click.echo(f"{token.id:>6}  {token.user:<16} {token.name[:24]:<24} {token.prefix:<12} "
+                   f"{token.status:<8} {_minute(token.created_at):<16} "
+                   f"{_minute(token.expires_at) or 'never':<16} "
+                   f"{_minute(token.last_used_at) or 'never'}")
+
+
+def _minute(instant: datetime | None) -> str:
+    return f"{instant:%Y-%m-%d %H:%M}" if instant is not None else ""
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=click.IntRange(min=1))
+def tokens_revoke(token_id: int) -> None:
+    """Revoke the API token TOKEN_ID (see `tokens list`); it stops working at once."""
+    from runtime.context import Request
+    from runtime.services import accounts
+    from runtime.services.tickets import SYSTEM
+
+    with _open_database() as (_settings, database):
+        accounts.revoke_token(database, Request(SYSTEM, _now(), None), token_id)
+    click.echo(f"revoked token {token_id}")
+
+
 @cli.command()
 def demo() -> None:
     """Seed a living demo (teams, agents, the bundled templates, tickets) into the

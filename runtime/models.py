@@ -240,6 +240,9 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # When a request last came with it, to the nearest `accounts.TOKEN_USE_RESOLUTION`:
+    # what tells an administrator which tokens are stale and safe to revoke.
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class LoginThrottle(Base):

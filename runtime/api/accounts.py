@@ -104,6 +104,15 @@ def create_team() -> tuple[Response, int]:
     return jsonify({"team": directory.team_info(team).to_dict()}), 201
 
 
+@api.get("/tokens")
+def list_tokens() -> Response:
+    """The caller's API tokens, newest first, revoked and expired ones included; admins:
+    `?user=NAME` for another user's. Never the secrets."""
+    parameters = query({"user": text_parameter(150)})
+    tokens = accounts.list_tokens(db(), service_request(), parameters.get("user"))
+    return jsonify({"items": [token.to_dict() for token in tokens]})
+
+
 @api.post("/tokens")
 def create_token() -> tuple[Response, int]:
     """A new API token for the caller; the secret is shown in this response only."""

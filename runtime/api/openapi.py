@@ -119,6 +119,15 @@ SCHEMAS: dict[str, Schema] = {
                   "teams": {"type": "array", "items": _string()}},
                  ("username", "role", "teams")),
     "Team": _obj({"key": _string(), "name": _string()}, ("key", "name")),
+    "Token": _obj({
+        "id": {"type": "integer"}, "name": _string(),
+        "prefix": _string(description="The secret's first characters, to recognise it by."),
+        "user": _string(), "status": {"enum": ["active", "expired", "revoked"]},
+        "created_at": INSTANT, "expires_at": NULLABLE_INSTANT,
+        "revoked_at": NULLABLE_INSTANT,
+        "last_used_at": {**NULLABLE_INSTANT, "description": "To within the hour."},
+    }, ("id", "name", "prefix", "user", "status", "created_at", "expires_at", "revoked_at",
+        "last_used_at")),
     "IssuedToken": _obj({"id": {"type": "integer"}, "name": _string(),
                          "token": _string(description="The secret; shown only here."),
                          "expires_at": NULLABLE_INSTANT}, ("id", "name", "token")),
@@ -456,6 +465,14 @@ def _accounts() -> dict[str, Any]:
                 (400, 403, 409, 413, 415, 422), body=_body(ref("NewTeam"))),
         },
         "/tokens": {
+            "get": operation("List API tokens (never their secrets)", "listTokens",
+                             "accounts", (
+                "200", _json_response("Tokens, newest first.", _obj(
+                    {"items": {"type": "array", "items": ref("Token")}}, ("items",)))),
+                (400, 404), [
+                    _query("user", _string(150), "Admins: this user's tokens (default: "
+                                                 "the caller's)."),
+                ]),
             "post": operation("Create an API token", "createToken", "accounts", (
                 "201", _json_response("The token; its secret is shown only here.", _obj(
                     {"token": ref("IssuedToken")}, ("token",)))),

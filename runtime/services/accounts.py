@@ -13,13 +13,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from runtime import policy
@@ -39,8 +42,14 @@ from runtime.prepared import Prepared
 from runtime.services.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
 from runtime.services.events import record
 
+log = logging.getLogger(__name__)
+
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 TOKEN_PREFIX = "tf_"
+# A token's last use is written at most this often: enough to tell a stale token from a
+# live one, without a write on every API call.
+TOKEN_USE_RESOLUTION = timedelta(hours=1)
+MAX_TOKENS_LISTED = 1000
 MAX_FAILURES = 5
 THROTTLE_WINDOW = timedelta(minutes=15)
 MIN_PASSWORD = 8
@@ -221,7 +230,8 @@ _SESSION_CALLER = Prepared(
     .where(UserSession.id == bindparam("session_id"), UserSession.revoked_at.is_(None),
            User.active.is_(True)))
 _TOKEN_CALLER = Prepared(
-    select(*_CALLER_COLUMNS, ApiToken.expires_at).join(ApiToken, ApiToken.user_id == User.id)
+    select(*_CALLER_COLUMNS, ApiToken.id.label("token_id"), ApiToken.expires_at,
+           ApiToken.last_used_at).join(ApiToken, ApiToken.user_id == User.id)
     .outerjoin(Membership, Membership.user_id == User.id)
     .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None),
            User.active.is_(True)))
@@ -242,12 +252,30 @@ def caller_for_session(db: Database, session_id: str) -> Caller | None:
 
 
 def caller_for_token(db: Database, token: str, now: datetime) -> Caller | None:
-    """The active user an unexpired, unrevoked API token belongs to, or None."""
+    """The active user an unexpired, unrevoked API token belongs to, or None. Notes the
+    token's use when its last noted use is older than `TOKEN_USE_RESOLUTION`."""
     with db.driver_connection() as connection:
         rows = _TOKEN_CALLER.rows(connection, {"token_hash": _token_hash(token)})
     if not rows or (rows[0].expires_at is not None and rows[0].expires_at <= now):
         return None
+    last_used = rows[0].last_used_at
+    if last_used is None or last_used <= now - TOKEN_USE_RESOLUTION:
+        _note_token_use(db, rows[0].token_id, now)
     return _caller(rows)
+
+
+def _note_token_use(db: Database, token_id: int, now: datetime) -> None:
+    # Bookkeeping, not part of what the caller asked for: a database too busy to take
+    # the write (or read-only) must not turn the call away. The next call tries again.
+    try:
+        with db.write() as session:
+            session.execute(update(ApiToken).where(
+                ApiToken.id == token_id,
+                or_(ApiToken.last_used_at.is_(None),
+                    ApiToken.last_used_at <= now - TOKEN_USE_RESOLUTION))
+                .values(last_used_at=now))
+    except OperationalError as error:
+        log.warning("the last use of API token %s was not noted: %s", token_id, error.orig)
 
 
 def _revoke_sessions(session: Session, user_id: int, now: datetime) -> None:
@@ -343,13 +371,78 @@ def create_token(db: Database, request: Request, name: str, *,
         return IssuedToken(row.id, name, token, expires_at)
 
 
+class TokenStatus(StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """An API token as its owner and administrators see it: never the secret, only its
+    first characters (`prefix`) to recognise it by."""
+
+    id: int
+    name: str
+    prefix: str
+    user: str
+    status: TokenStatus
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None  # to within `TOKEN_USE_RESOLUTION`
+
+    def to_dict(self) -> dict[str, Any]:
+        def instant(value: datetime | None) -> str | None:
+            return value.isoformat() if value is not None else None
+
+        return {"id": self.id, "name": self.name, "prefix": self.prefix, "user": self.user,
+                "status": str(self.status), "created_at": instant(self.created_at),
+                "expires_at": instant(self.expires_at),
+                "revoked_at": instant(self.revoked_at),
+                "last_used_at": instant(self.last_used_at)}
+
+
+def _token_status(row: ApiToken, now: datetime) -> TokenStatus:
+    if row.revoked_at is not None:
+        return TokenStatus.REVOKED
+    if row.expires_at is not None and row.expires_at <= now:
+        return TokenStatus.EXPIRED
+    return TokenStatus.ACTIVE
+
+
+def list_tokens(db: Database, request: Request | None, username: str | None = None, *,
+                now: datetime | None = None) -> list[TokenInfo]:
+    """API tokens, newest first, revoked and expired ones included (at most
+    `MAX_TOKENS_LISTED`): the actor's own, or `username`'s (administrators only; others
+    get the same 404 as for a user that does not exist). Without a request (the operator
+    at the command line), `username`'s or, with None, everyone's."""
+    now = request.now if request is not None else now
+    assert now is not None, "list_tokens needs the request or the time"
+    with db.read() as session:
+        query = (select(ApiToken, User.username).join(User, User.id == ApiToken.user_id)
+                 .order_by(ApiToken.id.desc()).limit(MAX_TOKENS_LISTED))
+        if request is not None and username in (None, request.actor.username):
+            query = query.where(ApiToken.user_id == request.actor.user_id)
+        elif username is not None:
+            if request is not None and not policy.can_manage_users(request.actor):
+                raise NotFound(f"there is no user '{username}'")
+            query = query.where(User.id == _existing_user(session, username).id)
+        return [TokenInfo(row.id, row.name, row.prefix, owner, _token_status(row, now),
+                          row.created_at, row.expires_at, row.revoked_at, row.last_used_at)
+                for row, owner in session.execute(query)]
+
+
 def revoke_token(db: Database, request: Request, token_id: int) -> None:
+    """Revoke a token of the actor's (administrators: anyone's); revoking a revoked token
+    changes nothing."""
     with db.write() as session:
         row = session.get(ApiToken, token_id)
         if row is None or not policy.can_revoke_token(request.actor, row.user_id):
             raise NotFound("there is no such token")
-        row.revoked_at = row.revoked_at or request.now
-        record(session, request, EventKind.TOKEN_REVOKED, {"token": token_id})
+        if row.revoked_at is None:
+            row.revoked_at = request.now
+            record(session, request, EventKind.TOKEN_REVOKED, {"token": token_id})
 
 
 def user_for_token(db: Database, token: str, now: datetime) -> User | None:

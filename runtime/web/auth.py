@@ -1,4 +1,5 @@
-"""The browser's way in and out: the login form, logout and the change of password.
+"""The browser's way in and out: the login form, logout, the change of password, and
+the page where people issue and revoke API tokens for their programs.
 
 Each login is a session row (see `identity`): logging out, changing the password or being
 disabled revokes it, so a copied or replayed cookie stops working at once. The login form
@@ -8,6 +9,7 @@ redirects to a path on this site afterwards.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import (
@@ -26,7 +28,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from runtime.services import accounts
-from runtime.services.errors import Forbidden, Invalid, TooManyRequests
+from runtime.services.errors import Forbidden, Invalid, NotFound, TooManyRequests
 from runtime.web.context import runtime, service_request
 from runtime.web.identity import Identity
 
@@ -115,10 +117,7 @@ def logout() -> Response:
 @login_required
 def password() -> Response | tuple[str, int]:
     """Change one's password; every other session of the user ends, this one goes on."""
-    if current_user.via_token:
-        # A page for people at a browser: an API token must not be enough to take over
-        # the account's password (and there is no session to carry on).
-        abort(403)
+    _people_only()  # (and with a token there is no session to carry on)
     if request.method == "GET":
         return _password_form()
     current = request.form.get("current_password", "")
@@ -141,3 +140,68 @@ def password() -> Response | tuple[str, int]:
 
 def _password_form(status: int = 200, error: str | None = None) -> tuple[str, int]:
     return render_template("password.html", account=current_user, error=error), status
+
+
+# What the token form offers (days; 0: until revoked). A token is a password for programs:
+# the form suggests a bounded life, as the larger forges do.
+TOKEN_LIFETIMES = (7, 30, 90, 365, 0)
+DEFAULT_TOKEN_DAYS = 90
+MAX_TOKEN_NAME = 100
+TOKEN_STATUS_LABELS = {
+    accounts.TokenStatus.ACTIVE: lazy_gettext("active"),
+    accounts.TokenStatus.EXPIRED: lazy_gettext("expired"),
+    accounts.TokenStatus.REVOKED: lazy_gettext("revoked"),
+}
+
+
+def _people_only() -> None:
+    # Pages for people at a browser: an API token must not be enough to take over the
+    # account (its password, or tokens that outlive the one used).
+    if current_user.via_token:
+        abort(403)
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def tokens() -> Response | tuple[str, int, dict[str, str]]:
+    """The caller's API tokens; POST issues one and shows its secret on this answer only."""
+    _people_only()
+    if request.method == "GET":
+        return _tokens_page()
+    name = request.form.get("name", "").strip()
+    days_text = request.form.get("days", "")
+    days = int(days_text) if days_text.isdigit() else -1
+    if not name or len(name) > MAX_TOKEN_NAME:
+        return _tokens_page(422, _("Give the token a name of up to %(max)s characters.",
+                                   max=MAX_TOKEN_NAME), name=name, days=days)
+    if days not in TOKEN_LIFETIMES:
+        abort(400)  # only a hand-made form sends another value
+    service = service_request()
+    expires_at = service.now + timedelta(days=days) if days else None
+    issued = accounts.create_token(runtime().db, service, name, expires_at=expires_at)
+    return _tokens_page(201, issued=issued)
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int) -> Response:
+    """Revoke one of the caller's tokens; programs using it are refused from now on."""
+    _people_only()
+    try:
+        accounts.revoke_token(runtime().db, service_request(), token_id)
+    except NotFound:
+        abort(404)
+    flash(_("The token was revoked; programs using it can no longer sign in."))
+    return redirect(url_for("auth.tokens"))
+
+
+def _tokens_page(status: int = 200, error: str | None = None, *,
+                 issued: accounts.IssuedToken | None = None, name: str = "",
+                 days: int = DEFAULT_TOKEN_DAYS) -> tuple[str, int, dict[str, str]]:
+    listed = accounts.list_tokens(runtime().db, service_request())
+    page = render_template("tokens.html", account=current_user, tokens=listed, error=error,
+                           issued=issued, name=name, lifetimes=TOKEN_LIFETIMES,
+                           token_status_labels=TOKEN_STATUS_LABELS,
+                           days=days if days in TOKEN_LIFETIMES else DEFAULT_TOKEN_DAYS)
+    # The answer that shows a secret must not be kept by the browser or any cache.
+    return page, status, {"Cache-Control": "no-store"}

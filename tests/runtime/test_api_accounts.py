@@ -104,3 +104,77 @@ def test_a_token_expires(api: Api, seed: Any) -> None:
     assert _me(api, token["token"]) == 200
     seed.clock.advance(minutes=61)
     assert _me(api, token["token"]) == 401
+
+
+def _listed(api: Api, caller: str, query: str = "") -> list[dict[str, Any]]:
+    response = api.get(f"/tokens{query}", caller)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["items"]
+
+
+def test_the_token_list_shows_every_token_of_the_caller_never_a_secret(api: Api,
+                                                                       seed: Any) -> None:
+    kept = _new_token(api, "li", name="monitoring")
+    revoked = _new_token(api, "li", name="old script")
+    expiring = _new_token(api, "li", name="trial", expires_at="2026-11-23T10:00:00+08:00")
+    api.delete(f"/tokens/{revoked['id']}", "li")
+    _new_token(api, "zhou", name="not li's")
+    seed.clock.advance(minutes=61)  # the trial token has expired
+    listed = _listed(api, "li")
+    # Newest first; the token the test client itself uses is li's too.
+    assert [(t["name"], t["status"]) for t in listed] == [
+        ("trial", "expired"), ("old script", "revoked"), ("monitoring", "active"),
+        ("test", "active")]
+    by_name = {t["name"]: t for t in listed}
+    assert by_name["monitoring"]["prefix"] == kept["token"][:10]
+    assert by_name["trial"]["expires_at"] == expiring["expires_at"]
+    assert by_name["old script"]["revoked_at"] == "2026-11-23T01:00:00+00:00"
+    assert all(t["user"] == "li" for t in listed)
+    secrets = {kept["token"], revoked["token"], expiring["token"], api.token("li")}
+    assert not any(secret in repr(listed) for secret in secrets)
+
+
+@pytest.mark.parametrize(("caller", "query", "status", "owners"), [
+    ("admin", "?user=li", 200, {"li"}),
+    ("admin", "", 200, {"admin"}),
+    ("wang", "?user=li", 404, None),
+    ("li", "?user=li", 200, {"li"}),
+    ("admin", "?user=nobody", 404, None),
+], ids=["an admin reads anyone's", "an admin's own by default", "an agent may not",
+        "one's own by name", "an unknown user"])
+def test_whose_tokens_may_be_listed(api: Api, caller: str, query: str, status: int,
+                                    owners: set[str] | None) -> None:
+    _new_token(api, "li")
+    response = api.get(f"/tokens{query}", caller)
+    assert response.status_code == status
+    if owners is None:
+        assert error_of(response)["code"] == "not-found"
+    else:
+        assert {t["user"] for t in response.get_json()["items"]} == owners
+
+
+def test_a_token_notes_its_last_use_to_within_the_hour(api: Api, seed: Any) -> None:
+    token = _new_token(api, "li", name="poller")
+
+    def last_used() -> str | None:
+        return next(t["last_used_at"] for t in _listed(api, "admin", "?user=li")
+                    if t["id"] == token["id"])
+
+    assert last_used() is None
+    assert _me(api, token["token"]) == 200
+    first = last_used()
+    assert first == "2026-11-23T01:00:00+00:00"
+    seed.clock.advance(minutes=59)
+    assert _me(api, token["token"]) == 200
+    assert last_used() == first  # not rewritten on every call
+    seed.clock.advance(minutes=2)
+    assert _me(api, token["token"]) == 200
+    assert last_used() == "2026-11-23T02:01:00+00:00"
+
+
+def test_revoking_twice_records_one_event(api: Api) -> None:
+    token = _new_token(api, "li")
+    assert api.delete(f"/tokens/{token['id']}", "li").status_code == 204
+    assert api.delete(f"/tokens/{token['id']}", "li").status_code == 204
+    events = api.get("/audit?kind=token_revoked", "admin").get_json()["items"]
+    assert [e["data"] for e in events] == [{"token": token["id"]}]

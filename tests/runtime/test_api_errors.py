@@ -165,7 +165,8 @@ NOT_FOUND = [
 NOT_ALLOWED = [
     case("DELETE a collection", "li", "DELETE", "/tickets", 405, "method-not-allowed"),
     case("PUT a ticket", "li", "PUT", f"/tickets/{N}", 405, "method-not-allowed", json={}),
-    case("GET the token collection", "li", "GET", "/tokens", 405, "method-not-allowed"),
+    case("PUT the token collection", "li", "PUT", "/tokens", 405, "method-not-allowed",
+         json={}),
 ]
 
 CONFLICTS = [

@@ -179,6 +179,32 @@ def test_a_printed_token_works_and_expires(ticketflow: Run, database: Database):
     assert accounts.user_for_token(database, token, issued + timedelta(days=2, seconds=1)) is None
 
 
+def test_an_operator_lists_and_revokes_tokens(ticketflow: Run, database: Database):
+    for name in ("bot", "feeder"):
+        ticketflow("users", "create", name, "--role", "agent", "--password-stdin",
+                   input=PASSWORD + "\n")
+    bot_token = ticketflow("tokens", "create", "bot", "--name", "nightly import").stdout.strip()
+    ticketflow("tokens", "create", "feeder", "--name", "feed")
+    assert ticketflow("tokens", "list").stdout.count("active") == 2
+    listed = ticketflow("tokens", "list", "bot")
+    assert listed.code == 0, listed
+    rows = listed.stdout.splitlines()[1:]
+    assert len(rows) == 1
+    assert "nightly import" in rows[0]
+    assert bot_token[:10] in rows[0]
+    assert bot_token not in listed.stdout  # never the secret itself
+    token_id = rows[0].split()[0]
+    assert ticketflow("tokens", "revoke", token_id).code == 0
+    assert "revoked" in ticketflow("tokens", "list", "bot").stdout
+    assert accounts.user_for_token(database, bot_token, START) is None
+    with database.read() as session:
+        revoked = session.scalars(select(Event).where(
+            Event.kind == str(EventKind.TOKEN_REVOKED))).one()
+    assert (revoked.actor_id, revoked.data) == (None, {"token": int(token_id)})
+    assert "no such token" in one_error_line(ticketflow("tokens", "revoke", "999"))
+    assert "no user 'nobody'" in one_error_line(ticketflow("tokens", "list", "nobody"))
+
+
 # --- the demo ------------------------------------------------------------------------
 
 
