@@ -549,8 +549,10 @@ def _surveys() -> dict[str, Any]:
             "parameters": [NUMBER],
             "post": operation("A fresh one-time survey link for the requester", "surveyLink",
                               "surveys", ("201", _json_response("The link (shown once).", _obj(
-                                  {"token": _string(), "path": _string()},
-                                  ("token", "path")))), (404,)),
+                                  {"token": _string(), "path": _string(),
+                                   "page": _string(description="The survey's web page "
+                                                               "(no login needed).")},
+                                  ("token", "path", "page")))), (404,)),
         },
     }
 

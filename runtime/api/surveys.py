@@ -7,6 +7,7 @@ from flask import Response, jsonify
 
 from runtime.api.blueprint import api, db
 from runtime.api.inputs import Members, json_body
+from runtime.delivery import messages
 from runtime.services import surveys
 from runtime.web.context import runtime, service_request
 
@@ -40,6 +41,8 @@ def survey_link(number: str) -> Response:
     """A fresh one-time link for the requester (an earlier link stops working)."""
     service = service_request()
     token = surveys.issue_link(db(), service, number)
-    response = jsonify({"token": token, "path": f"/api/v1/surveys/{token}"})
+    # `path` answers over the API; `page` is the survey's web page, to hand to a person.
+    response = jsonify({"token": token, "path": f"/api/v1/surveys/{token}",
+                        "page": messages.SURVEY_PATH.format(token=token)})
     response.status_code = 201
     return response

@@ -15,8 +15,10 @@ from typing import Any
 from runtime.models import EventKind, NoticeKind
 
 LANGUAGES = ("en", "zh")
-TICKET_PATH = "/tickets/{number}"
-SURVEY_PATH = "/survey/{token}"
+# Pages of the web app (runtime/web): the ticket page, and the survey link's page, which
+# needs no account.
+TICKET_PATH = "/t/{number}"
+SURVEY_PATH = "/portal/survey/{token}"
 MAX_TITLE = 300
 
 
@@ -101,11 +103,11 @@ TEMPLATES: dict[NoticeKind, dict[str, Template]] = {
 # The fixed words around the templates.
 WORDS: dict[str, dict[str, str]] = {
     "en": {"ticket": "Ticket", "type": "Type", "state": "State", "open": "Open the ticket",
-           "survey": "How did we do? Rate the service (one click, no login)",
+           "survey": "How did we do? Rate the service (no login needed)",
            "footer": "You receive this because of your work on ticketflow.",
            "yes": "yes", "no": "no", "rows": "{n} rows"},
     "zh": {"ticket": "工单", "type": "类型", "state": "状态", "open": "查看工单",
-           "survey": "请为本次服务评分（一键完成，无需登录）",
+           "survey": "请为本次服务评分（无需登录）",
            "footer": "您收到这封邮件，是因为您在 ticketflow 中参与了相关工作。",
            "yes": "是", "no": "否", "rows": "{n} 行"},
 }

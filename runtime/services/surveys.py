@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from runtime import policy
+from runtime.catalog import compiled_version
 from runtime.context import Request
 from runtime.db import Database
 from runtime.models import Event, EventKind, Survey, Ticket
@@ -95,6 +96,33 @@ def _record_answer(session: Session, survey: Survey, answer: Answer, now: dateti
                       actor_id=actor_id, at=now, client_address=address,
                       data={"csat": answer.csat, "nps": answer.nps,
                             "comment": answer.comment}))
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """What the page of a survey link shows: the ticket it asks about, as its requester
+    sees it."""
+
+    number: str
+    title: str
+
+
+_REQUESTER = frozenset({"requester"})
+
+
+def invitation(db: Database, token: str) -> Invitation:
+    """The ticket a survey link asks about; a used or unknown link is refused, as when it
+    is answered."""
+    with db.read() as session:
+        found = session.execute(select(Survey, Ticket).join(Ticket, Ticket.id == Survey.ticket_id)
+                                .where(Survey.token_hash == _hash(token))).first()
+        if found is None:
+            raise NotFound("this survey link is not valid")
+        survey, ticket = found
+        if survey.answered_at is not None:
+            raise Conflict("this survey was already answered; thank you", code="already-answered")
+        ticket_type = compiled_version(session, ticket.definition_version_id).ticket_type
+        return Invitation(ticket.number, policy.visible_title(ticket_type, ticket, _REQUESTER))
 
 
 def answer_by_link(db: Database, token: str, answer: Answer, *, now: datetime,

@@ -18,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 
 from engine.model import Field, FieldType
 from runtime.context import Request
-from runtime.services import attachments
+from runtime.services import attachments, surveys
 from runtime.services.errors import ServiceError
 from runtime.web.context import runtime, service_request
 from runtime.web.i18n import ui_language, ui_locale
@@ -46,6 +46,7 @@ ERROR_TEXTS = {
                                         "office documents, archives and plain text are)."),
     "bad-file-name": lazy_gettext("The file name is not allowed: use a plain name."),
     "already-answered": lazy_gettext("This survey was already answered. Thank you!"),
+    "not-closed": lazy_gettext("The survey opens when the ticket is closed."),
     "unknown-user": lazy_gettext("There is no such active agent."),
     "not-in-team": lazy_gettext("That agent is not a member of the team."),
     "csrf": lazy_gettext("The page had expired (its CSRF token is missing or old): reload it "
@@ -147,6 +148,16 @@ def version_from(form: MultiDict[str, str]) -> int | None:
     if not raw.isdigit() or len(raw) > 12:
         abort(400)
     return int(raw)
+
+
+def survey_answer(form: MultiDict[str, str]) -> surveys.Answer:
+    """The survey form's answer, checked by the service (`Invalid` when it has problems)."""
+    return surveys.parse_answer(_small_number(form.get("csat")), _small_number(form.get("nps")),
+                                form.get("comment") or None)
+
+
+def _small_number(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isdigit() and len(raw) < 4 else None
 
 
 def upload_limit(spec: Field) -> int:

@@ -22,7 +22,14 @@ from runtime.context import Request
 from runtime.services import forms, portal, requesters, surveys, tickets
 from runtime.services.errors import Conflict, Invalid, NotFound, ServiceError
 from runtime.web import forminput
-from runtime.web.common import error_text, flash_error, store_uploads, version_from, zone
+from runtime.web.common import (
+    error_text,
+    flash_error,
+    store_uploads,
+    survey_answer,
+    version_from,
+    zone,
+)
 from runtime.web.context import runtime
 from runtime.web.i18n import ui_language
 
@@ -281,10 +288,7 @@ def survey(number: str, token: str) -> Response | tuple[str, int]:
     """The satisfaction survey, answered once the ticket is closed."""
     holder = _holder(number, token)
     try:
-        answer = surveys.parse_answer(_int(request.form.get("csat")),
-                                      _int(request.form.get("nps")),
-                                      request.form.get("comment") or None)
-        surveys.answer_as_requester(runtime().db, holder, number, answer)
+        surveys.answer_as_requester(runtime().db, holder, number, survey_answer(request.form))
         flash(_("Thank you for your feedback!"))
     except Invalid:
         flash(_("Choose how satisfied you are, from 1 to 5."), "error")
@@ -293,5 +297,31 @@ def survey(number: str, token: str) -> Response | tuple[str, int]:
     return redirect(url_for("portal.follow", number=number, token=token))
 
 
-def _int(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isdigit() and len(raw) < 4 else None
+@bp.route("/survey/<token>", methods=["GET", "POST"])
+def survey_link(token: str) -> tuple[str, int, dict[str, str]]:
+    """The one-time link of the closing e-mail: the survey, answered without an account.
+    Only a POST answers: mail scanners open links, and must not answer for anyone."""
+    db = runtime().db
+    try:
+        invitation = surveys.invitation(db, token)
+        if request.method == "POST":
+            surveys.answer_by_link(db, token, survey_answer(request.form),
+                                   now=runtime().clock(), address=request.remote_addr)
+            return _survey_page(invitation, answered=True)
+    except Invalid:
+        return _survey_page(invitation, status=422,
+                            error=_("Choose how satisfied you are, from 1 to 5."))
+    except ServiceError as error:  # an unknown link, or one already answered
+        return _survey_page(None, status=error.status, error=error_text(error))
+    return _survey_page(invitation)
+
+
+def _survey_page(invitation: surveys.Invitation | None, *, status: int = 200,
+                 answered: bool = False, error: str | None = None
+                 ) -> tuple[str, int, dict[str, str]]:
+    page = render_template("survey.html", invitation=invitation, answered=answered,
+                           error=error)
+    # The link is the credential: the page is nobody's to keep.
+    return page, status, {"Cache-Control": "no-store"}
+
+

@@ -28,6 +28,7 @@ from runtime.web.common import (
     error_text,
     flash_error,
     store_uploads,
+    survey_answer,
     ui_request,
     version_from,
     zone,
@@ -124,6 +125,21 @@ def render_page(page: Page, status: int = 200) -> tuple[str, int]:
 def show(number: str) -> tuple[str, int]:
     """The ticket page."""
     return render_page(gather(number))
+
+
+@bp.post("/t/<number>/survey")
+@login_required
+def survey(number: str) -> Response:
+    """The requester rates the service of their closed ticket."""
+    try:
+        surveys.answer_as_requester(runtime().db, ui_request(), number,
+                                    survey_answer(request.form))
+        flash(_("Thank you for your feedback!"))
+    except Invalid:
+        flash(_("Choose how satisfied you are, from 1 to 5."), "error")
+    except ServiceError as error:
+        flash_error(error)
+    return redirect(url_for("ticket.show", number=number))
 
 
 def _form_fields(number: str, transition: str | None) -> tuple:

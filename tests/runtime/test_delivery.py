@@ -9,19 +9,21 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_plus, urlsplit
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from runtime.config import DeliverySettings
 from runtime.delivery import formats
 from runtime.delivery.result import Result
 from runtime.models import OutboxMessage, User
-from runtime.services import outbox, surveys, tickets, webhooks
+from runtime.services import outbox, tickets, webhooks
 from runtime.worker import Worker
 from tests.runtime.conftest import Seed
 from tests.runtime.servers import HttpReceiver, SmtpSink, http_receiver, smtp_server
+from tests.runtime.test_auth import csrf_from, log_in
 from tests.runtime.test_notify import ID_CARD, close, new_ticket, set_contact
 
 BASE_URL = "https://desk.example.com"
@@ -75,15 +77,15 @@ def test_emails_go_out_in_each_recipients_language(seed: Seed, smtp: SmtpSink):
     body = chinese.get_content()
     assert "> @wang 打印机又卡纸了" in body
     assert "状态: 维修中" in body
-    assert f"查看工单: {BASE_URL}/tickets/{number}" in body
+    assert f"查看工单: {BASE_URL}/t/{number}" in body
     assert "Open the ticket" in english.get_content()
     assert chinese["Auto-Submitted"] == "auto-generated"
     assert chinese["From"] == "desk@ticketflow.test"
     assert {m.state for m in messages(seed, "email")} == {"sent"}
 
 
-def test_the_requesters_mail_has_no_hidden_field_and_a_survey_link_that_works(
-        seed: Seed, smtp: SmtpSink):
+def test_the_requesters_mail_has_no_hidden_field_and_links_that_open_pages(
+        seed: Seed, smtp: SmtpSink, client: FlaskClient):
     set_contact(seed)
     number = new_ticket(seed, by="wang", requester="li", id_card=ID_CARD)
     tickets.comment(seed.db, seed.request("wang"), number, "@chen check the ID card")
@@ -96,9 +98,22 @@ def test_the_requesters_mail_has_no_hidden_field_and_a_survey_link_that_works(
     for mail in (reply, customer):
         assert ID_CARD not in mail.as_string()
         assert ID_CARD not in mail.get_content()
-    link = next(line for line in customer.get_content().splitlines() if "/survey/" in line)
-    token = link.rsplit("/survey/", 1)[1].strip()
-    surveys.answer_by_link(seed.db, token, surveys.parse_answer(5), now=seed.clock())
+    # Each link is a page of the web app: the ticket's (after logging in) and the
+    # survey's, which needs no account.
+    links = [line.split(": ", 1)[1].strip() for line in customer.get_content().splitlines()
+             if BASE_URL in line]
+    assert [urlsplit(link).path.rsplit("/", 1)[0] for link in links] == [
+        "/t", "/portal/survey"]
+    ticket_page, survey_page = (urlsplit(link).path for link in links)
+    assert ticket_page == f"/t/{number}"
+    assert urlsplit(client.get(ticket_page).location).path == "/login"
+    log_in(client, "li")
+    assert client.get(ticket_page).status_code == 200
+    page = client.get(survey_page)
+    assert page.status_code == 200
+    answered = client.post(survey_page, data={"csrf_token": csrf_from(page), "csat": "5"})
+    assert answered.status_code == 200
+    assert "Thank you for your feedback!" in answered.get_data(as_text=True)
 
 
 def test_a_malformed_address_or_a_refusal_is_recorded_and_the_rest_goes_out(

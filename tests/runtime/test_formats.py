@@ -39,7 +39,7 @@ def test_every_kind_has_a_title_and_text_in_every_language(kind: NoticeKind, lan
     assert title
     assert "{" not in title
     text = messages.email_text(kind, language, PARAMS, base_url="https://desk.example.com")
-    assert "https://desk.example.com/tickets/REP-000042" in text
+    assert "https://desk.example.com/t/REP-000042" in text
     assert "  Device number: PRN-0042" in text
 
 
@@ -62,7 +62,7 @@ def test_user_text_with_braces_is_never_a_template():
 def test_the_survey_link_follows_the_closing_text():
     text = messages.email_text(NoticeKind.CLOSED, "zh", PARAMS,
                                base_url="https://desk.example.com", survey_token="tok")
-    assert "请为本次服务评分（一键完成，无需登录）: https://desk.example.com/survey/tok" in text
+    assert "请为本次服务评分（无需登录）: https://desk.example.com/portal/survey/tok" in text
 
 
 @pytest.mark.parametrize(("value", "labels", "shown"), [
@@ -92,7 +92,7 @@ def test_dingtalk_markdown_and_its_signature_in_the_url():
     assert body["markdown"]["text"].splitlines() == [
         "#### wang 评论了工单 REP-000042", "", "**PRN-0042 卡纸**", "", "状态: 维修中", "",
         "> 已更换搓纸轮 请确认", "",
-        "[查看工单](https://desk.example.com/tickets/REP-000042) · ticketflow"]
+        "[查看工单](https://desk.example.com/t/REP-000042) · ticketflow"]
     query = parse_qs(urlsplit(request.url).query)
     millis = int(NOW.timestamp() * 1000)
     assert query["access_token"] == ["t"]
@@ -127,7 +127,7 @@ def test_feishu_post_with_its_signature_in_the_body():
     post = body["content"]["post"]["zh_cn"]
     assert post["title"] == "wang 评论了工单 REP-000042"
     assert post["content"][-1][0] == {"tag": "a", "text": "查看工单",
-                                      "href": "https://desk.example.com/tickets/REP-000042"}
+                                      "href": "https://desk.example.com/t/REP-000042"}
 
 
 def test_the_generic_body_is_the_document_signed_with_its_timestamp():
