@@ -383,6 +383,22 @@ def users_create(username: str, role: str, teams: tuple[str, ...], password_stdi
     click.echo(f"created {role} '{username}'{in_teams}")
 
 
+@users.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of stdin instead of prompting.")
+def users_set_password(username: str, password_stdin: bool) -> None:
+    """Set USERNAME's password (a forgotten one): their sessions and reset links end."""
+    from runtime.context import Request
+    from runtime.services import recovery
+    from runtime.services.tickets import SYSTEM
+
+    password = _read_password(password_stdin)
+    with _open_database() as (_settings, database):
+        recovery.set_password(database, Request(SYSTEM, _now(), None), username, password)
+    click.echo(f"set the password of '{username}'; their sessions were ended")
+
+
 @cli.group()
 def teams() -> None:
     """Teams (queues) that agents and supervisors belong to."""

@@ -150,6 +150,8 @@ class EventKind(StrEnum):
     LOGIN = "login"
     LOGOUT = "logout"
     PASSWORD_CHANGED = "password_changed"
+    PASSWORD_RESET_REQUESTED = "password_reset_requested"
+    PASSWORD_RESET = "password_reset"
     DATA_EXPORTED = "data_exported"
     TEMPLATE_INSTALLED = "template_installed"
     TEMPLATE_UPGRADED = "template_upgraded"
@@ -243,6 +245,24 @@ class ApiToken(Base):
     # When a request last came with it, to the nearest `accounts.TOKEN_USE_RESOLUTION`:
     # what tells an administrator which tokens are stale and safe to revoke.
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class PasswordReset(Base):
+    """A forgotten password's way back: asked for by user name or e-mail address, its
+    one-time link issued when the e-mail goes out (only the link's hash is kept), usable
+    once within `expires_at`. Issuing a link ends the user's other links (`ended_at`)."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    requested_from: Mapped[str | None] = mapped_column(String(64))
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class LoginThrottle(Base):
@@ -508,6 +528,7 @@ class NoticeKind(StrEnum):
     SLA_WARNING = "sla_warning"
     SLA_BREACH = "sla_breach"
     ESCALATION = "escalation"
+    PASSWORD_RESET = "password_reset"  # e-mail only: the link to choose a new password
 
 
 class WebhookFormat(StrEnum):

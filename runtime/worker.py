@@ -32,7 +32,7 @@ from runtime.db import Database
 from runtime.delivery import formats, http, messages, smtp
 from runtime.delivery.result import Result, Verdict
 from runtime.models import Channel, NoticeKind, OutboxState
-from runtime.services import outbox, surveys, timers
+from runtime.services import outbox, recovery, surveys, timers
 from runtime.services.errors import ServiceError
 
 log = logging.getLogger("ticketflow.worker")
@@ -190,10 +190,20 @@ class Worker:
             return Result.refused(f"malformed e-mail address: {message.recipient!r}")
         survey_for = payload.get("survey_for")
         token = self._survey_token(survey_for) if isinstance(survey_for, str) else None
+        reset_token = None
+        if kind is NoticeKind.PASSWORD_RESET:
+            # Issued now, not when asked for: the outbox never holds a usable secret.
+            reset = payload.get("reset")
+            reset_token = (recovery.issue_link(self.db, reset, self.clock())
+                           if isinstance(reset, int) else None)
+            if reset_token is None:
+                return Result.refused("the password reset was used or withdrawn, or the "
+                                      "account was disabled")
         params = payload.get("params") or {}
         subject = message.subject or messages.title(kind, message.language, params)
         text = messages.email_text(kind, message.language, params,
-                                   base_url=self.delivery.base_url, survey_token=token)
+                                   base_url=self.delivery.base_url, survey_token=token,
+                                   reset_token=reset_token)
         email = smtp.compose(self.delivery, to=message.recipient, subject=subject, text=text,
                              delivery_id=message.id, now=self.clock())
         return smtp.send(self.delivery, email)

@@ -12,7 +12,7 @@ from flask import Response, jsonify
 from runtime.api.blueprint import api, db
 from runtime.api.inputs import Members, bounded_int, json_body, query, text_parameter
 from runtime.models import Role
-from runtime.services import accounts, audit, directory
+from runtime.services import accounts, audit, directory, recovery
 from runtime.web.context import service_request
 
 # The shapes @mentions and user fields accept; keys as in definitions.
@@ -70,6 +70,18 @@ def change_user(username: str) -> Response:
                          role=Role(str(role)) if role is not None else None,
                          teams=tuple(teams) if teams is not None else None)
     return jsonify({"user": directory.user_named(db(), service, username).to_dict()})
+
+
+@api.put("/users/<username>/password")
+def set_password(username: str) -> tuple[str, int]:
+    """Set a user's password (admins): a forgotten one, without e-mail. Every session of
+    the user and every reset link of theirs ends."""
+    service = service_request()
+    members = Members(json_body(), ("password",))
+    password = members.text("password", max_length=200)
+    members.done()
+    recovery.set_password(db(), service, username, password)
+    return "", 204
 
 
 @api.get("/audit")

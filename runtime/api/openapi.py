@@ -186,6 +186,7 @@ SCHEMAS: dict[str, Schema] = {
         "actor": NULLABLE_STRING, "address": NULLABLE_STRING, "ticket": NULLABLE_STRING,
         "data": {"type": "object"},
     }, ("id", "kind", "at", "actor", "address", "ticket", "data")),
+    "NewPassword": _obj({"password": _string(200, minLength=8)}, ("password",)),
     "NewUser": _obj({
         "username": _string(150, pattern="^[A-Za-z0-9_.-]{1,150}$"),
         "role": {"enum": ["admin", "supervisor", "agent", "requester"]},
@@ -440,6 +441,13 @@ def _accounts() -> dict[str, Any]:
                                "changeUser", "accounts",
                                ("200", _json_response("The user now.", user)),
                                (400, 403, 404, 413, 415, 422), body=_body(ref("UserChange"))),
+        },
+        "/users/{username}/password": {
+            "parameters": [_path_param("username", _string(150), "The user's name.")],
+            "put": operation("Set a user's password (admins): their sessions and password "
+                             "reset links end", "setPassword", "accounts",
+                             ("204", {"description": "Set."}),
+                             (400, 403, 404, 413, 415, 422), body=_body(ref("NewPassword"))),
         },
         "/audit": {
             "get": operation("The audit log, newest first (admins)", "auditLog", "accounts", (

@@ -19,6 +19,7 @@ LANGUAGES = ("en", "zh")
 # needs no account.
 TICKET_PATH = "/t/{number}"
 SURVEY_PATH = "/portal/survey/{token}"
+RESET_PATH = "/account/reset/{token}"
 MAX_TITLE = 300
 
 
@@ -98,16 +99,27 @@ TEMPLATES: dict[NoticeKind, dict[str, Template]] = {
         "en": Template("{number} was escalated: {title}", "Ticket {number} was escalated to you."),
         "zh": Template("工单 {number}「{title}」已升级", "工单 {number} 已升级给您处理。"),
     },
+    NoticeKind.PASSWORD_RESET: {
+        "en": Template("Choose a new ticketflow password",
+                       "Someone, hopefully you, asked to choose a new password for the "
+                       "account {username}. The link below works once, within an hour. If it "
+                       "was not you, ignore this e-mail: your password stays as it is."),
+        "zh": Template("设置新的 ticketflow 密码",
+                       "有人（希望是您本人）申请为账号 {username} 设置新密码。下面的链接只能使用"
+                       "一次，一小时内有效。如果不是您本人操作，请忽略此邮件，您的密码不会改变。"),
+    },
 }
 
 # The fixed words around the templates.
 WORDS: dict[str, dict[str, str]] = {
     "en": {"ticket": "Ticket", "type": "Type", "state": "State", "open": "Open the ticket",
            "survey": "How did we do? Rate the service (no login needed)",
+           "reset": "Choose a new password",
            "footer": "You receive this because of your work on ticketflow.",
            "yes": "yes", "no": "no", "rows": "{n} rows"},
     "zh": {"ticket": "工单", "type": "类型", "state": "状态", "open": "查看工单",
            "survey": "请为本次服务评分（无需登录）",
+           "reset": "设置新密码",
            "footer": "您收到这封邮件，是因为您在 ticketflow 中参与了相关工作。",
            "yes": "是", "no": "否", "rows": "{n} 行"},
 }
@@ -211,7 +223,8 @@ def survey_url(base_url: str, token: str) -> str:
 
 
 def email_text(kind: NoticeKind, language: str, params: Mapping[str, Any], *,
-               base_url: str, survey_token: str | None = None) -> str:
+               base_url: str, survey_token: str | None = None,
+               reset_token: str | None = None) -> str:
     """The plain-text body of a notification e-mail."""
     language = language_of(language)
     words = WORDS[language]
@@ -226,6 +239,8 @@ def email_text(kind: NoticeKind, language: str, params: Mapping[str, Any], *,
         parts.append(f"{words['open']}: {ticket_url(base_url, ticket['number'])}")
     if survey_token:
         parts.append(f"{words['survey']}: {survey_url(base_url, survey_token)}")
+    if reset_token:
+        parts.append(f"{words['reset']}: {base_url}{RESET_PATH.format(token=reset_token)}")
     parts.append(f"-- \n{words['footer']}")
     return "\n\n".join(part for part in parts if part) + "\n"
 

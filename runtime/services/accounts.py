@@ -86,7 +86,8 @@ def actor_for(user: User, team_ids: Iterable[int] | None = None) -> Actor:
     return Actor(user.id, user.username, Role(user.role), teams, user.language)
 
 
-def _check_password(password: str) -> None:
+def check_new_password(password: str) -> None:
+    """Refuse a password too short to keep (`Invalid`, located at `password`)."""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
         raise Invalid(f"a password needs at least {MIN_PASSWORD} characters", details=[
             {"field": "password", "code": "too-short",
@@ -101,7 +102,7 @@ def create_user(db: Database, request: Request | None, *, username: str, role: R
     if request is not None and not policy.can_manage_users(request.actor):
         raise Forbidden("only administrators may add users")
     if password is not None:
-        _check_password(password)
+        check_new_password(password)
     moment = request.now if request is not None else now
     assert moment is not None
     with db.write() as session:
@@ -163,13 +164,21 @@ class Login:
     session_id: str
 
 
-def _throttled(session: Session, keys: list[str], now: datetime) -> bool:
+def login_key(username: str) -> str:
+    """The throttle's key for guesses at one user's password."""
+    return f"user:{username.lower()}"
+
+
+def throttled(session: Session, keys: list[str], now: datetime) -> bool:
+    """Whether any of `keys` (a user name, an address) used up its attempts in the
+    current window."""
     rows = session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys))).all()
     return any(row.failures >= MAX_FAILURES and now - row.window_start < THROTTLE_WINDOW
                for row in rows)
 
 
-def _count_failure(session: Session, keys: list[str], now: datetime) -> None:
+def count_attempt(session: Session, keys: list[str], now: datetime) -> None:
+    """Count one attempt against each of `keys` (a failed login, a reset asked for)."""
     for key in keys:
         row = session.get(LoginThrottle, key)
         if row is None:
@@ -186,9 +195,9 @@ def log_in(db: Database, username: str, password: str, *, now: datetime,
 
     The same error for an unknown user, a disabled one and a wrong password.
     """
-    keys = [f"user:{username.lower()}"] + ([f"addr:{address}"] if address else [])
+    keys = [login_key(username)] + ([f"addr:{address}"] if address else [])
     with db.write() as session:
-        if _throttled(session, keys, now):
+        if throttled(session, keys, now):
             raise TooManyRequests("too many failed attempts; wait a few minutes and try again",
                                   code="login-throttled")
         user = find_user(session, username)
@@ -200,7 +209,7 @@ def log_in(db: Database, username: str, password: str, *, now: datetime,
             record(session, Request(actor_for(user), now, address), EventKind.LOGIN, {})
             return Login(user.id, session_id)
         # The failure is counted (this transaction commits) and then refused.
-        _count_failure(session, keys, now)
+        count_attempt(session, keys, now)
     raise Forbidden("the user name or password is wrong", code="bad-credentials")
 
 
@@ -278,7 +287,8 @@ def _note_token_use(db: Database, token_id: int, now: datetime) -> None:
         log.warning("the last use of API token %s was not noted: %s", token_id, error.orig)
 
 
-def _revoke_sessions(session: Session, user_id: int, now: datetime) -> None:
+def revoke_sessions(session: Session, user_id: int, now: datetime) -> None:
+    """End every browser session of the user (a replayed old cookie finds nothing)."""
     session.execute(update(UserSession).where(UserSession.user_id == user_id,
                                               UserSession.revoked_at.is_(None))
                     .values(revoked_at=now))
@@ -286,23 +296,23 @@ def _revoke_sessions(session: Session, user_id: int, now: datetime) -> None:
 
 def change_password(db: Database, request: Request, current: str, new: str) -> str:
     """Change the actor's password; every other session ends. Returns a fresh session id."""
-    _check_password(new)
+    check_new_password(new)
     # Guessing the current password here is throttled like guessing it at the login.
-    keys = [f"user:{request.actor.username.lower()}"]
+    keys = [login_key(request.actor.username)]
     with db.write() as session:
-        if _throttled(session, keys, request.now):
+        if throttled(session, keys, request.now):
             raise TooManyRequests("too many failed attempts; wait a few minutes and try again",
                                   code="login-throttled")
         user = session.get(User, request.actor.user_id)
         assert user is not None
         if verify_password(current, user.password_hash):
             user.password_hash = hash_password(new)
-            _revoke_sessions(session, user.id, request.now)
+            revoke_sessions(session, user.id, request.now)
             session_id = secrets.token_urlsafe(32)
             session.add(UserSession(id=session_id, user_id=user.id, created_at=request.now))
             record(session, request, EventKind.PASSWORD_CHANGED, {"username": user.username})
             return session_id
-        _count_failure(session, keys, request.now)  # committed, then refused
+        count_attempt(session, keys, request.now)  # committed, then refused
     raise Forbidden("the current password is wrong", code="bad-credentials")
 
 
@@ -318,7 +328,7 @@ def change_user(db: Database, request: Request, username: str, *,
         if active is not None:
             user.active = active
             if not active:
-                _revoke_sessions(session, user.id, request.now)
+                revoke_sessions(session, user.id, request.now)
             record(session, request, EventKind.USER_CHANGED,
                    {"username": username, "active": active})
         if role is not None or teams is not None:

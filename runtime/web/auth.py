@@ -1,5 +1,6 @@
-"""The browser's way in and out: the login form, logout, the change of password, and
-the page where people issue and revoke API tokens for their programs.
+"""The browser's way in and out: the login form, logout, the change of password, the
+way back from a forgotten one (a one-time link by e-mail), and the page where people
+issue and revoke API tokens for their programs.
 
 Each login is a session row (see `identity`): logging out, changing the password or being
 disabled revokes it, so a copied or replayed cookie stops working at once. The login form
@@ -27,7 +28,7 @@ from flask_babel import lazy_gettext
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from runtime.services import accounts
+from runtime.services import accounts, recovery
 from runtime.services.errors import Forbidden, Invalid, NotFound, TooManyRequests
 from runtime.web.context import runtime, service_request
 from runtime.web.identity import Identity
@@ -38,6 +39,9 @@ bp = Blueprint("auth", __name__)
 LOGIN_MESSAGES = {
     "bad-credentials": lazy_gettext("The user name or password is wrong."),
     "login-throttled": lazy_gettext("Too many failed attempts; wait a few minutes and try again."),
+    "reset-throttled": lazy_gettext("Too many requests; wait a few minutes and try again."),
+    "reset-link-invalid": lazy_gettext(
+        "This link has expired or was already used. Ask for a new one."),
 }
 
 
@@ -136,6 +140,59 @@ def password() -> Response | tuple[str, int]:
         return redirect(url_for("auth.login"))
     flash(message)
     return redirect(url_for("pages.home"))
+
+
+@bp.route("/account/forgot", methods=["GET", "POST"])
+def forgot() -> tuple[str, int, dict[str, str]]:
+    """Ask for a link to choose a new password. The answer is the same whether or not
+    the name or address belongs to an account."""
+    identifier = request.form.get("identifier", "").strip()
+    if request.method == "GET" or not identifier:
+        status = 200 if request.method == "GET" else 422
+        error = None if request.method == "GET" else _("Give your user name or e-mail address.")
+        return _recovery_page("forgot.html", status, error=error, identifier=identifier)
+    try:
+        recovery.request_reset(runtime().db, identifier, now=runtime().clock(),
+                               address=request.remote_addr)
+    except TooManyRequests as error:
+        return _recovery_page("forgot.html", error.status, error=str(LOGIN_MESSAGES[error.code]),
+                              identifier=identifier)
+    return _recovery_page("forgot.html", sent=True)
+
+
+@bp.route("/account/reset/<token>", methods=["GET", "POST"])
+def reset(token: str) -> Response | tuple[str, int, dict[str, str]]:
+    """The e-mailed link: choose the new password; this browser is then logged in."""
+    db, now = runtime().db, runtime().clock()
+    try:
+        link = recovery.link(db, token, now)
+    except NotFound as error:
+        return _recovery_page("reset.html", error.status, error=str(LOGIN_MESSAGES[error.code]))
+    if request.method == "GET":
+        return _recovery_page("reset.html", link=link)
+    new = request.form.get("new_password", "")
+    if new != request.form.get("confirm_password", ""):
+        return _recovery_page("reset.html", 422, link=link,
+                              error=_("The two new passwords differ."))
+    try:
+        login = recovery.reset_with_link(db, token, new, now=now, address=request.remote_addr)
+    except Invalid as error:
+        return _recovery_page("reset.html", error.status, link=link, error=error.message)
+    except NotFound as error:  # used by another tab a moment ago
+        return _recovery_page("reset.html", error.status, error=str(LOGIN_MESSAGES[error.code]))
+    message = _("Your new password is saved; your other sessions were logged out.")
+    if not _start_session(login.session_id):
+        return redirect(url_for("auth.login"))
+    flash(message)
+    return redirect(url_for("pages.home"))
+
+
+def _recovery_page(template: str, status: int = 200, **context: object
+                   ) -> tuple[str, int, dict[str, str]]:
+    # A reset link is a credential: neither it nor the page it opens is kept anywhere,
+    # nor sent on as a referrer by the page's own requests.
+    return render_template(template, **context), status, {
+        "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
 def _password_form(status: int = 200, error: str | None = None) -> tuple[str, int]:

@@ -321,7 +321,7 @@ def _survey_page(invitation: surveys.Invitation | None, *, status: int = 200,
                  ) -> tuple[str, int, dict[str, str]]:
     page = render_template("survey.html", invitation=invitation, answered=answered,
                            error=error)
-    # The link is the credential: the page is nobody's to keep.
-    return page, status, {"Cache-Control": "no-store"}
+    # The link is the credential: the page is nobody's to keep, nor a referrer to send.
+    return page, status, {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 

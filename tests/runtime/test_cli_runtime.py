@@ -179,6 +179,22 @@ def test_a_printed_token_works_and_expires(ticketflow: Run, database: Database):
     assert accounts.user_for_token(database, token, issued + timedelta(days=2, seconds=1)) is None
 
 
+def test_an_operator_sets_a_forgotten_password(ticketflow: Run, database: Database):
+    ticketflow("users", "create", "wang", "--role", "agent", "--password-stdin",
+               input=PASSWORD + "\n")
+    before = accounts.log_in(database, "wang", PASSWORD, now=START, address=None)
+    outcome = ticketflow("users", "set-password", "wang", "--password-stdin",
+                         input="another-good-one\n")
+    assert outcome.code == 0, outcome
+    assert accounts.caller_for_session(database, before.session_id) is None  # ended
+    assert accounts.log_in(database, "wang", "another-good-one", now=START, address=None)
+    assert "at least 8" in one_error_line(
+        ticketflow("users", "set-password", "wang", "--password-stdin", input="short\n"))
+    assert "no user 'nobody'" in one_error_line(
+        ticketflow("users", "set-password", "nobody", "--password-stdin",
+                   input="another-good-one\n"))
+
+
 def test_an_operator_lists_and_revokes_tokens(ticketflow: Run, database: Database):
     for name in ("bot", "feeder"):
         ticketflow("users", "create", name, "--role", "agent", "--password-stdin",

@@ -26,6 +26,7 @@ DOCUMENT: dict[str, Any] = {
     "data": {"body": "已更换搓纸轮\n请确认", "internal": False},
 }
 PARAMS = {"by": "wang", "detail": "see the photo", "team": "repair", "note": "call back",
+          "username": "wang",
           "subject": "Quarterly check", "text": "Please check the printer.",
           "target": "resolution", "due": "2026-11-23 17:00 UTC",
           "ticket": {"number": "REP-000042", "title": "PRN-0042", "type_name": "Repair order",
