@@ -29,6 +29,32 @@ def me() -> Response:
     return jsonify({"user": directory.me(db(), service_request()).to_dict()})
 
 
+DETAILS = ("display_name", "email", "language")
+
+
+def _details(members: Members) -> accounts.Details:
+    """The display name, e-mail address (null: none) and language members of a body."""
+    details = accounts.Details(
+        display_name=members.string("display_name", max_length=accounts.MAX_DISPLAY_NAME),
+        email=members.string("email", max_length=accounts.MAX_EMAIL),
+        clear_email="email" in members.body and members.body["email"] is None,
+        language=members.choice("language", LANGUAGES))
+    for found in details.problems():
+        members.add(found["field"], found["code"], found["message"])
+    return details
+
+
+@api.patch("/me")
+def change_me() -> Response:
+    """Change one's own display name, e-mail address or language."""
+    service = service_request()
+    members = Members(json_body(), DETAILS)
+    details = _details(members)
+    members.done()
+    accounts.change_details(db(), service, service.actor.username, details)
+    return jsonify({"user": directory.me(db(), service).to_dict()})
+
+
 @api.get("/users")
 def list_users() -> Response:
     """Admins: every user; agents and supervisors: the staff; requesters: 403."""
@@ -59,16 +85,18 @@ def create_user() -> tuple[Response, int]:
 
 @api.patch("/users/<username>")
 def change_user(username: str) -> Response:
-    """Disable or re-enable a user, change their role and teams (admins); recorded."""
+    """Disable or re-enable a user, change their role, teams, display name, e-mail
+    address or language (admins); recorded."""
     service = service_request()
-    members = Members(json_body(), ("active", "role", "teams"))
+    members = Members(json_body(), ("active", "role", "teams", *DETAILS))
     active = members.boolean("active")
     role = members.choice("role", ROLES)
     teams = members.strings("teams") if "teams" in members.body else None
+    details = _details(members)
     members.done()
     accounts.change_user(db(), service, username, active=active,
                          role=Role(str(role)) if role is not None else None,
-                         teams=tuple(teams) if teams is not None else None)
+                         teams=tuple(teams) if teams is not None else None, details=details)
     return jsonify({"user": directory.user_named(db(), service, username).to_dict()})
 
 

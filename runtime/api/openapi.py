@@ -41,6 +41,13 @@ def _string(max_length: int | None = None, **more: Any) -> Schema:
 
 NULLABLE_STRING = {"type": ["string", "null"]}
 INSTANT = {"type": "string", "format": "date-time"}
+# What a user may change of their own account (administrators: of anyone's).
+USER_DETAILS: dict[str, Any] = {
+    "display_name": {"type": ["string", "null"], "minLength": 1, "maxLength": 200},
+    "email": {"type": ["string", "null"], "maxLength": 254,
+              "description": "null removes the address"},
+    "language": {"enum": ["en", "zh", None]},
+}
 NULLABLE_INSTANT = {"type": ["string", "null"], "format": "date-time"}
 FIELD_VALUES = {"type": "object", "additionalProperties": True,
                 "description": "Field values by field id. Attachments fields take "
@@ -157,7 +164,9 @@ SCHEMAS: dict[str, Schema] = {
         "active": {"type": ["boolean", "null"]},
         "role": {"enum": ["admin", "supervisor", "agent", "requester", None]},
         "teams": {"type": ["array", "null"], "items": _string(64)},
+        **USER_DETAILS,
     }),
+    "MyDetails": _obj(USER_DETAILS),
     "Agent": _obj({
         "username": _string(), "role": _string(),
         "teams": {"type": "array", "items": _string()},
@@ -426,7 +435,11 @@ def _accounts() -> dict[str, Any]:
     user = _obj({"user": ref("User")}, ("user",))
     return {
         "/me": {"get": operation("Who am I", "me", "accounts",
-                                 ("200", _json_response("The caller.", user)))},
+                                 ("200", _json_response("The caller.", user))),
+                "patch": operation("Change my display name, e-mail address or language",
+                                   "changeMe", "accounts",
+                                   ("200", _json_response("The caller now.", user)),
+                                   (400, 413, 415, 422), body=_body(ref("MyDetails")))},
         "/users": {
             "get": operation("List users", "listUsers", "accounts", ("200", _json_response(
                 "Admins: everyone; staff: staff.", _obj(

@@ -25,6 +25,7 @@ from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from engine.values import is_email
 from runtime import policy
 from runtime.context import Actor, Request
 from runtime.db import Database
@@ -318,13 +319,18 @@ def change_password(db: Database, request: Request, current: str, new: str) -> s
 
 def change_user(db: Database, request: Request, username: str, *,
                 active: bool | None = None, role: Role | None = None,
-                teams: tuple[str, ...] | None = None) -> None:
+                teams: tuple[str, ...] | None = None, details: Details | None = None) -> None:
     """An administrator's change to a user, in one transaction (all of it or none):
-    disabling ends their sessions and tokens at once; role and team changes are recorded."""
+    disabling ends their sessions and tokens at once; role, team and detail changes are
+    recorded."""
     if not policy.can_manage_users(request.actor):
         raise Forbidden("only administrators may change users")
+    if details is not None and details.problems():
+        raise Invalid("the change has problems; nothing was saved", details=details.problems())
     with db.write() as session:
         user = _existing_user(session, username)
+        if details is not None:
+            _apply_details(session, request, user, details)
         if active is not None:
             user.active = active
             if not active:
@@ -340,6 +346,66 @@ def change_user(db: Database, request: Request, username: str, *,
             record(session, request, EventKind.ROLE_CHANGED, {
                 "username": username, "from": before, "to": user.role,
                 "teams": list(teams) if teams is not None else None})
+
+
+MAX_DISPLAY_NAME = 200
+MAX_EMAIL = 254
+
+
+@dataclass(frozen=True)
+class Details:
+    """A change to what a user is called, where they are written to and in which
+    language: each member None to keep it (`clear_email` removes the address)."""
+
+    display_name: str | None = None
+    email: str | None = None
+    clear_email: bool = False
+    language: str | None = None
+
+    def problems(self) -> list[dict[str, Any]]:
+        """Every problem with the change (located at its member)."""
+        found = []
+        if self.display_name is not None and not (
+                0 < len(self.display_name.strip()) <= MAX_DISPLAY_NAME):
+            found.append({"field": "display_name", "code": "bad-length",
+                          "message": f"a name has 1 to {MAX_DISPLAY_NAME} characters"})
+        if self.email is not None and (len(self.email) > MAX_EMAIL
+                                       or not is_email(self.email.strip())):
+            found.append({"field": "email", "code": "bad-email",
+                          "message": "this is not an e-mail address"})
+        if self.language is not None and self.language not in LANGUAGES:
+            found.append({"field": "language", "code": "not-allowed-value",
+                          "message": f"the language is one of {', '.join(LANGUAGES)}"})
+        return found
+
+
+def change_details(db: Database, request: Request, username: str, details: Details) -> None:
+    """Change a user's display name, e-mail address or language: one's own, or
+    (administrators) anyone's. Recorded with the names of the members changed (the values
+    are personal data the audit log need not keep)."""
+    if username != request.actor.username and not policy.can_manage_users(request.actor):
+        raise NotFound(f"there is no user '{username}'")  # as `user_named` answers
+    problems = details.problems()
+    if problems:
+        raise Invalid("the change has problems; nothing was saved", details=problems)
+    with db.write() as session:
+        _apply_details(session, request, _existing_user(session, username), details)
+
+
+def _apply_details(session: Session, request: Request, user: User, details: Details) -> None:
+    changed = []
+    if details.display_name is not None:
+        user.display_name = details.display_name.strip()
+        changed.append("display_name")
+    if details.email is not None or details.clear_email:
+        user.email = details.email.strip() if details.email is not None else None
+        changed.append("email")
+    if details.language is not None:
+        user.language = details.language
+        changed.append("language")
+    if changed:
+        record(session, request, EventKind.USER_CHANGED,
+               {"username": user.username, "changed": changed})
 
 
 def set_active(db: Database, request: Request, username: str, active: bool) -> None:

@@ -23,14 +23,15 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import force_locale, lazy_gettext
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from runtime.services import accounts, recovery
+from runtime.services import accounts, directory, recovery
 from runtime.services.errors import Forbidden, Invalid, NotFound, TooManyRequests
 from runtime.web.context import runtime, service_request
+from runtime.web.i18n import BABEL_LOCALES
 from runtime.web.identity import Identity
 
 bp = Blueprint("auth", __name__)
@@ -115,6 +116,53 @@ def logout() -> Response:
     session.clear()
     flash(message)
     return redirect(url_for("auth.login"))
+
+
+ROLE_LABELS = {
+    "admin": lazy_gettext("Administrator"), "supervisor": lazy_gettext("Supervisor"),
+    "agent": lazy_gettext("Agent"), "requester": lazy_gettext("Customer"),
+}
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account() -> Response | tuple[str, int]:
+    """One's own account: display name, e-mail address and language; the way to the
+    password and the API tokens."""
+    _people_only()
+    me = directory.me(runtime().db, service_request())
+    if request.method == "GET":
+        return _account_page(me, me.display_name, me.email, me.language)
+    display_name = request.form.get("display_name", "")
+    email = request.form.get("email", "").strip()
+    language = request.form.get("language", me.language)
+    details = accounts.Details(display_name=display_name, email=email or None,
+                               clear_email=not email, language=language)
+    try:
+        accounts.change_details(runtime().db, service_request(), me.username, details)
+    except Invalid as error:
+        messages = [ACCOUNT_PROBLEMS.get(item["field"], item["message"])
+                    for item in error.details]
+        return _account_page(me, display_name, email, language, 422,
+                             " ".join(str(message) for message in messages))
+    # Said in the language just chosen: the next page speaks it.
+    with force_locale(BABEL_LOCALES.get(language, "en")):
+        flash(_("Your account is saved."))
+    return redirect(url_for("auth.account"))
+
+
+ACCOUNT_PROBLEMS = {
+    "display_name": lazy_gettext("Your name needs 1 to 200 characters."),
+    "email": lazy_gettext("This is not an e-mail address."),
+}
+
+
+def _account_page(me: directory.UserInfo, display_name: str, email: str | None,
+                  language: str, status: int = 200, error: str | None = None
+                  ) -> tuple[str, int]:
+    form = {"display_name": display_name, "email": email, "language": language}
+    return render_template("account.html", account=current_user, me=me, form=form,
+                           role_label=ROLE_LABELS.get(me.role, me.role), error=error), status
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

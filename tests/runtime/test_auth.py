@@ -75,7 +75,7 @@ def test_login_opens_the_home_page(client: FlaskClient) -> None:
     assert response.location == "/"
     page = client.get("/", follow_redirects=True)  # an agent starts in their queue
     assert page.status_code == 200
-    assert '<span class="who" hx-disable>wang</span>' in page.get_data(as_text=True)
+    assert re.search(r'<a class="who" href="/account"[^>]*>wang</a>', page.get_data(as_text=True))
 
 
 def test_no_remember_me_cookie_is_ever_set(client: FlaskClient) -> None:
