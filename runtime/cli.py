@@ -11,7 +11,6 @@ engine's commands (validate, schema, simulate) start without Flask or SQLAlchemy
 from __future__ import annotations
 
 import json
-import re
 import socket
 import sys
 from collections.abc import Iterator, Sequence
@@ -188,8 +187,6 @@ def _steps_from(data: dict[str, Any], data_path: str) -> tuple[Any, list[Any]]:
 
 # The user-field pattern of the engine: a name that fails it could not be put in a
 # `user` field or @mentioned.
-USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,150}")
-TEAM_KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 
 def _first_line(error: BaseException) -> str:
@@ -371,9 +368,8 @@ def users_create(username: str, role: str, teams: tuple[str, ...], password_stdi
     from runtime.models import Role
     from runtime.services import accounts
 
-    if not USERNAME.fullmatch(username):
-        raise click.ClickException(
-            "a user name has 1 to 150 letters, digits or the characters _ . @ -")
+    if not accounts.USERNAME.fullmatch(username):  # before asking for a password
+        raise click.ClickException("a user name has 1 to 150 letters, digits, '.', '_' or '-'")
     password = _read_password(password_stdin)
     with _open_database() as (_settings, database):
         accounts.create_user(database, None, username=username, role=Role(role),
@@ -411,9 +407,6 @@ def teams_create(key: str, name: str) -> None:
     """Add a team: KEY is what definitions and `--team` refer to, NAME is shown."""
     from runtime.services import accounts
 
-    if not TEAM_KEY.fullmatch(key):
-        raise click.ClickException("a team key has up to 64 lower-case letters, digits, _ or -, "
-                                   "starting with a letter or digit")
     with _open_database() as (_settings, database):
         accounts.create_team(database, None, key, name, now=_now())
     click.echo(f"created team '{key}'")

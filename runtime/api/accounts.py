@@ -5,8 +5,6 @@ A new token's secret is in the 201 response and nowhere else (only its hash is k
 
 from __future__ import annotations
 
-import re
-
 from flask import Response, jsonify
 
 from runtime.api.blueprint import api, db
@@ -15,9 +13,7 @@ from runtime.models import Role
 from runtime.services import accounts, audit, directory, recovery
 from runtime.web.context import service_request
 
-# The shapes @mentions and user fields accept; keys as in definitions.
-USERNAME = re.compile(r"[A-Za-z0-9_.-]{1,150}")
-TEAM_KEY = re.compile(r"[a-z][a-z0-9_-]{0,63}")
+USERNAME, TEAM_KEY = accounts.USERNAME, accounts.TEAM_KEY
 LANGUAGES = ("en", "zh")
 ROLES = tuple(str(role) for role in Role)
 MAX_ID = 2**63 - 1
@@ -136,7 +132,7 @@ def create_team() -> tuple[Response, int]:
     """Add a team (admins)."""
     service = service_request()
     members = Members(json_body(), ("key", "name"))
-    key = members.text("key", max_length=64, pattern=TEAM_KEY,
+    key = members.text("key", max_length=63, pattern=TEAM_KEY,
                        hint="lower case letters, digits, '_' or '-', starting with a letter")
     name = members.text("name", max_length=200)
     members.done()

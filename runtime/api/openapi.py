@@ -203,7 +203,7 @@ SCHEMAS: dict[str, Schema] = {
         "email": _string(254), "language": {"enum": ["en", "zh"]},
         "teams": {"type": "array", "items": _string(64)},
     }, ("username", "role")),
-    "NewTeam": _obj({"key": _string(64, pattern="^[a-z][a-z0-9_-]{0,63}$"),
+    "NewTeam": _obj({"key": _string(63, pattern="^[a-z][a-z0-9_-]{0,62}$"),
                      "name": _string(200)}, ("key", "name")),
     "NewToken": _obj({"name": _string(100), "expires_at": INSTANT}, ("name",)),
     "Upload": _obj({"file": {"type": "string", "format": "binary",

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -54,6 +55,12 @@ MAX_TOKENS_LISTED = 1000
 MAX_FAILURES = 5
 THROTTLE_WINDOW = timedelta(minutes=15)
 MIN_PASSWORD = 8
+# One rule for every channel (API, command line, pages). No "@" in a user name: it
+# starts an @mention. Team keys are those a definition can route to.
+USERNAME = re.compile(r"[A-Za-z0-9_.-]{1,150}")
+TEAM_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+TEAM_KEY_RULE = ("a team key has up to 63 lower-case letters, digits, '_' or '-', "
+                 "starting with a letter")
 # Verifying against this keeps an unknown user as slow as a wrong password.
 _DUMMY_HASH = None
 
@@ -102,6 +109,10 @@ def create_user(db: Database, request: Request | None, *, username: str, role: R
     """Add a user (admins only, or the CLI/demo with `request=None`)."""
     if request is not None and not policy.can_manage_users(request.actor):
         raise Forbidden("only administrators may add users")
+    if not USERNAME.fullmatch(username):
+        raise Invalid("a user name has 1 to 150 letters, digits, '.', '_' or '-'", details=[
+            {"field": "username", "code": "bad-format",
+             "message": "a user name has 1 to 150 letters, digits, '.', '_' or '-'"}])
     if password is not None:
         check_new_password(password)
     moment = request.now if request is not None else now
@@ -127,6 +138,12 @@ def create_team(db: Database, request: Request | None, key: str, name: str,
                 now: datetime | None = None) -> Team:
     if request is not None and not policy.can_manage_users(request.actor):
         raise Forbidden("only administrators may add teams")
+    if not TEAM_KEY.fullmatch(key):
+        raise Invalid(TEAM_KEY_RULE, details=[
+            {"field": "key", "code": "bad-format", "message": TEAM_KEY_RULE}])
+    if not name.strip():
+        raise Invalid("a team needs a name", details=[
+            {"field": "name", "code": "required", "message": "a team needs a name"}])
     moment = request.now if request is not None else now
     assert moment is not None
     with db.write() as session:

@@ -7,12 +7,12 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from runtime import policy
 from runtime.context import Request
 from runtime.db import Database
-from runtime.models import Role, Team, User
+from runtime.models import Membership, Role, Team, User
 from runtime.services.errors import Forbidden, NotFound
 
 MAX_LISTED = 1000
@@ -109,3 +109,55 @@ def list_teams(db: Database, request: Request) -> list[TeamInfo]:
     with db.read() as session:
         return [team_info(team) for team in
                 session.scalars(select(Team).order_by(Team.key).limit(MAX_LISTED))]
+
+
+@dataclass(frozen=True)
+class UserPage:
+    items: list[UserInfo]
+    next_after: str | None  # the page's last user name, when more follow
+
+
+def find_users(db: Database, request: Request, *, text: str | None = None,
+               role: Role | None = None, after: str | None = None,
+               limit: int = 50) -> UserPage:
+    """Users for an administrator, by user name (keyset: after the user name `after`):
+    those whose user name, display name or address contains `text` (in any case), of
+    `role` when given."""
+    if not policy.can_manage_users(request.actor):
+        raise Forbidden("only administrators may look users up")
+    query = select(User).order_by(User.username)
+    if text:
+        wanted = text.lower()
+        query = query.where(or_(*(func.lower(column).contains(wanted, autoescape=True)
+                                  for column in (User.username, User.display_name,
+                                                 User.email))))
+    if role is not None:
+        query = query.where(User.role == str(role))
+    if after is not None:
+        query = query.where(User.username > after)
+    with db.read() as session:
+        rows = [user_info(user) for user in session.scalars(query.limit(limit + 1))]
+    more = len(rows) > limit
+    return UserPage(rows[:limit], rows[limit - 1].username if more else None)
+
+
+@dataclass(frozen=True)
+class TeamOverview:
+    key: str
+    name: str
+    lead: str | None
+    members: int
+
+
+def team_overview(db: Database, request: Request) -> list[TeamOverview]:
+    """Every team with its lead's user name and how many people belong to it
+    (administrators)."""
+    if not policy.can_manage_users(request.actor):
+        raise Forbidden("only administrators may manage teams")
+    members = (select(func.count()).where(Membership.team_id == Team.id)
+               .correlate(Team).scalar_subquery())
+    lead = select(User.username).where(User.id == Team.lead_id).correlate(Team).scalar_subquery()
+    with db.read() as session:
+        return [TeamOverview(key, name, lead_name, count) for key, name, lead_name, count in
+                session.execute(select(Team.key, Team.name, lead, members)
+                                .order_by(Team.key).limit(MAX_LISTED))]
