@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock,
 
     from runtime.api import api
     from runtime.web import (
+        admin,
         auth,
         common,
         i18n,
@@ -66,5 +67,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock,
     app.register_blueprint(ticket.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(inbox.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(api, url_prefix="/api/v1")
     return app

@@ -94,12 +94,14 @@ def actor_for(user: User, team_ids: Iterable[int] | None = None) -> Actor:
     return Actor(user.id, user.username, Role(user.role), teams, user.language)
 
 
+_TOO_SHORT = {"field": "password", "code": "too-short",
+              "message": f"a password needs at least {MIN_PASSWORD} characters"}
+
+
 def check_new_password(password: str) -> None:
     """Refuse a password too short to keep (`Invalid`, located at `password`)."""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise Invalid(f"a password needs at least {MIN_PASSWORD} characters", details=[
-            {"field": "password", "code": "too-short",
-             "message": f"a password needs at least {MIN_PASSWORD} characters"}])
+        raise Invalid(_TOO_SHORT["message"], details=[dict(_TOO_SHORT)])
 
 
 def create_user(db: Database, request: Request | None, *, username: str, role: Role,
@@ -109,12 +111,14 @@ def create_user(db: Database, request: Request | None, *, username: str, role: R
     """Add a user (admins only, or the CLI/demo with `request=None`)."""
     if request is not None and not policy.can_manage_users(request.actor):
         raise Forbidden("only administrators may add users")
+    problems = Details(display_name=display_name, email=email, language=language).problems()
     if not USERNAME.fullmatch(username):
-        raise Invalid("a user name has 1 to 150 letters, digits, '.', '_' or '-'", details=[
-            {"field": "username", "code": "bad-format",
-             "message": "a user name has 1 to 150 letters, digits, '.', '_' or '-'"}])
-    if password is not None:
-        check_new_password(password)
+        problems.insert(0, {"field": "username", "code": "bad-format", "message":
+                            "a user name has 1 to 150 letters, digits, '.', '_' or '-'"})
+    if password is not None and len(password) < MIN_PASSWORD:
+        problems.append(dict(_TOO_SHORT))
+    if problems:  # every one at once
+        raise Invalid("the user has problems; nothing was saved", details=problems)
     moment = request.now if request is not None else now
     assert moment is not None
     with db.write() as session:
@@ -342,6 +346,11 @@ def change_user(db: Database, request: Request, username: str, *,
     recorded."""
     if not policy.can_manage_users(request.actor):
         raise Forbidden("only administrators may change users")
+    if username == request.actor.username and (active is False or (
+            role is not None and role is not Role.ADMIN)):
+        # Nobody else might be left to undo it.
+        raise Conflict("you cannot disable yourself or give up your own administrator role",
+                       code="self-lockout")
     if details is not None and details.problems():
         raise Invalid("the change has problems; nothing was saved", details=details.problems())
     with db.write() as session:

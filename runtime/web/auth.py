@@ -30,6 +30,7 @@ from werkzeug.wrappers import Response
 
 from runtime.services import accounts, directory, recovery
 from runtime.services.errors import Forbidden, Invalid, NotFound, TooManyRequests
+from runtime.web.common import ROLE_LABELS
 from runtime.web.context import runtime, service_request
 from runtime.web.i18n import BABEL_LOCALES
 from runtime.web.identity import Identity
@@ -116,12 +117,6 @@ def logout() -> Response:
     session.clear()
     flash(message)
     return redirect(url_for("auth.login"))
-
-
-ROLE_LABELS = {
-    "admin": lazy_gettext("Administrator"), "supervisor": lazy_gettext("Supervisor"),
-    "agent": lazy_gettext("Agent"), "requester": lazy_gettext("Customer"),
-}
 
 
 @bp.route("/account", methods=["GET", "POST"])

@@ -18,6 +18,7 @@ from werkzeug.datastructures import MultiDict
 
 from engine.model import Field, FieldType
 from runtime.context import Request
+from runtime.models import Role
 from runtime.services import attachments, surveys
 from runtime.services.errors import ServiceError
 from runtime.web.context import runtime, service_request
@@ -66,6 +67,12 @@ def ui_request() -> Request:
 def zone() -> ZoneInfo:
     """The clock pages show and read times on."""
     return ZoneInfo(runtime().settings.timezone)
+
+
+ROLE_LABELS = {
+    Role.ADMIN: lazy_gettext("Administrator"), Role.SUPERVISOR: lazy_gettext("Supervisor"),
+    Role.AGENT: lazy_gettext("Agent"), Role.REQUESTER: lazy_gettext("Customer"),
+}
 
 
 def error_text(error: ServiceError) -> str:
