@@ -4,6 +4,7 @@ over the API — one's own with PATCH /me, anyone's for administrators."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,7 @@ def test_the_account_page_saves_name_address_and_language(client: FlaskClient,
                                                           seed: Seed) -> None:
     log_in(client, "wang")
     page = text(client.get("/account"))
+    assert re.search(r'<option value="en" selected[^>]*>English</option>', page)
     assert 'href="/account/password"' in page
     assert 'href="/account/tokens"' in page
     saved = _save(client, display_name="  Wang Lei 王磊 ", email="wang@example.cn",

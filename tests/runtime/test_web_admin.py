@@ -88,6 +88,10 @@ def test_adding_someone_who_then_logs_in(app: Flask, admin: FlaskClient, seed: S
     assert added.status_code == 302
     assert added.location == "/admin/users/qian"
     assert "qian was added." in text(admin.get(added.location))
+    page = text(admin.get(added.location))
+    assert re.search(r'<option value="zh" selected[^>]*>中文</option>', page)
+    assert re.search(r'<option value="agent" selected>Agent</option>', page)
+    assert 'value="network" checked' in page
     person = directory.user_named(seed.db, seed.request("admin"), "qian")
     assert (person.display_name, person.email, person.role, person.teams, person.language) == (
         "钱 Qian", "qian@example.cn", "agent", ["network", "repair"], "zh")
