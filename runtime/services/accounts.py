@@ -186,9 +186,22 @@ class Login:
     session_id: str
 
 
+_MAX_THROTTLE_KEY = 200  # the column's length
+
+
+def throttle_key(kind: str, value: str) -> str:
+    """The throttle's key for `value` of `kind` ("user", "addr", "reset" ...). A value
+    too long for the column (a pasted paragraph in the user-name box) is hashed: the
+    database would refuse it, and the attempt must still count."""
+    value = value.lower()
+    if len(kind) + 1 + len(value) <= _MAX_THROTTLE_KEY:
+        return f"{kind}:{value}"
+    return f"{kind}#{hashlib.sha256(value.encode()).hexdigest()}"
+
+
 def login_key(username: str) -> str:
     """The throttle's key for guesses at one user's password."""
-    return f"user:{username.lower()}"
+    return throttle_key("user", username)
 
 
 def throttled(session: Session, keys: list[str], now: datetime) -> bool:
@@ -217,7 +230,7 @@ def log_in(db: Database, username: str, password: str, *, now: datetime,
 
     The same error for an unknown user, a disabled one and a wrong password.
     """
-    keys = [login_key(username)] + ([f"addr:{address}"] if address else [])
+    keys = [login_key(username)] + ([throttle_key("addr", address)] if address else [])
     with db.write() as session:
         if throttled(session, keys, now):
             raise TooManyRequests("too many failed attempts; wait a few minutes and try again",

@@ -67,7 +67,8 @@ def request_reset(db: Database, identifier: str, *, now: datetime,
     address) names; nothing at all for one it does not. The same answer either way,
     except `TooManyRequests` once the name or the address asked too often."""
     wanted = identifier.strip()[:MAX_IDENTIFIER]
-    keys = [f"reset:{wanted.lower()}"] + ([f"reset-addr:{address}"] if address else [])
+    keys = [accounts.throttle_key("reset", wanted)] + (
+        [accounts.throttle_key("reset-addr", address)] if address else [])
     with db.write() as session:
         if accounts.throttled(session, keys, now):
             raise TooManyRequests("too many requests; wait a few minutes and try again",

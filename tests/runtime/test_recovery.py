@@ -79,8 +79,9 @@ def _disable(seed: Seed, username: str) -> None:
     ("nobody", []),
     ("nobody@example.com", []),
     ("", []),
+    ("x" * 5000, []),
 ], ids=["a user name", "an address in any case", "an unknown name", "an unknown address",
-        "nothing"])
+        "nothing", "a pasted essay"])
 def test_who_is_sent_a_link(people: Seed, identifier: str, recipients: list[str]) -> None:
     assert _ask(people, identifier) is None  # the same answer, whoever it names
     assert [m.recipient for m in _reset_mails(people)] == recipients
