@@ -450,10 +450,13 @@ def _accounts() -> dict[str, Any]:
         },
         "/users/{username}": {
             "parameters": [_path_param("username", _string(150), "The user's name.")],
-            "patch": operation("Disable or enable a user, change role and teams (admins)",
+            "patch": operation("Disable or enable a user, change role, teams, name, address "
+                               "or language (admins; 409 `self-lockout` for disabling "
+                               "oneself or giving up one's own administrator role)",
                                "changeUser", "accounts",
                                ("200", _json_response("The user now.", user)),
-                               (400, 403, 404, 413, 415, 422), body=_body(ref("UserChange"))),
+                               (400, 403, 404, 409, 413, 415, 422),
+                               body=_body(ref("UserChange"))),
         },
         "/users/{username}/password": {
             "parameters": [_path_param("username", _string(150), "The user's name.")],
