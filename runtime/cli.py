@@ -206,7 +206,11 @@ def _failures() -> Iterator[None]:
     try:
         yield
     except ServiceError as error:
-        raise click.ClickException(error.message) from None
+        # One line with every problem: a terminal shows no `details` otherwise.
+        said = "; ".join(str(item["message"]) for item in error.details if item.get("message")
+                         and item["message"] != error.message)
+        raise click.ClickException(f"{error.message}: {said}" if said else error.message
+                                   ) from None
     except SQLAlchemyError as error:
         raise click.ClickException(f"database: {_first_line(error)}") from None
     except CommandError as error:
