@@ -9,6 +9,17 @@ from pathlib import Path
 from tests.browser.test_repair_flow import DESKTOP
 
 
+def _logged_in(chromium, server: str, username: str, password: str):
+    """A new English browser logged in as `username`, and the console errors it shows."""
+    context = chromium.new_context(locale="en-GB", viewport=DESKTOP)
+    page, errors = _watched(context)
+    page.goto(f"{server}/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("main form button[type=submit]")
+    return context, page, errors
+
+
 def _watched(context):
     page = context.new_page()
     errors: list[str] = []
@@ -20,12 +31,7 @@ def _watched(context):
 
 def test_an_administrator_adds_someone_who_then_makes_a_token(chromium, server: str,
                                                               shots: Path) -> None:
-    context = chromium.new_context(locale="en-GB", viewport=DESKTOP)
-    page, errors = _watched(context)
-    page.goto(f"{server}/login")
-    page.fill("#username", "admin")
-    page.fill("#password", "demo-admin-2026")
-    page.click("main form button[type=submit]")
+    context, page, errors = _logged_in(chromium, server, "admin", "demo-admin-2026")
     page.get_by_role("link", name="Administration").click()
     page.fill("#new-username", "browser-test")
     page.fill("#new-display-name", "Browser Test")
@@ -44,12 +50,7 @@ def test_an_administrator_adds_someone_who_then_makes_a_token(chromium, server: 
     assert "user_created" in page.locator("table.audit").inner_text()
     context.close()
 
-    context = chromium.new_context(locale="en-GB", viewport=DESKTOP)
-    page, more = _watched(context)
-    page.goto(f"{server}/login")
-    page.fill("#username", "browser-test")
-    page.fill("#password", "a-long-password")
-    page.click("main form button[type=submit]")
+    context, page, more = _logged_in(chromium, server, "browser-test", "a-long-password")
     page.get_by_role("link", name="Browser Test").click()  # the header's name: the account
     page.get_by_role("link", name="API tokens").click()
     page.fill("#token-name", "nightly report")
