@@ -4,7 +4,6 @@ letters, sent again on request)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from flask import Response, jsonify
@@ -17,7 +16,7 @@ from runtime.services import inbox, outbox, reminders, webhooks
 from runtime.web.context import service_request
 
 MAX_ID = 2**63 - 1
-WEBHOOK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+WEBHOOK_NAME = webhooks.NAME
 FORMATS = tuple(str(f) for f in WebhookFormat)
 
 

@@ -7,6 +7,7 @@ token there) are masked everywhere but in the delivery itself.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,8 @@ EVENTS: tuple[str, ...] = tuple(str(kind) for kind in (
     EventKind.CREATED, EventKind.TRANSITIONED, EventKind.UPDATED, EventKind.COMMENTED,
     EventKind.ATTACHED, EventKind.CLAIMED, EventKind.TRANSFERRED, EventKind.ASSIGNED,
     EventKind.REOPENED, EventKind.CLOSED))
+# One rule for every channel (API, pages): the name is how deliveries and events name it.
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MAX_URL = 2000
 MAX_SECRET = 200
 MASK = "***"
@@ -78,12 +81,16 @@ def list_webhooks(db: Database, request: Request) -> list[WebhookView]:
         return [_view(hook) for hook in session.scalars(select(Webhook).order_by(Webhook.name))]
 
 
-def _problems(url: str, fmt: str, events: list[str], language: str,
+def _problems(name: str, url: str, fmt: str, events: list[str], language: str,
               secret: str | None) -> list[dict[str, Any]]:
     problems = []
 
     def add(field: str, code: str, message: str) -> None:
         problems.append({"field": field, "path": f"/{field}", "code": code, "message": message})
+
+    if not NAME.fullmatch(name):
+        add("name", "bad-format", "'name' has up to 64 letters, digits, '.', '_' or '-', "
+                                  "starting with a letter or digit")
 
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > MAX_URL:
@@ -110,7 +117,7 @@ def create_webhook(db: Database, request: Request, *, name: str, url: str,
     webhook and its secret — the only time the secret leaves the server."""
     _require_admin(request)
     events = list(dict.fromkeys(events or []))
-    problems = _problems(url, fmt, events, language, secret)
+    problems = _problems(name, url, fmt, events, language, secret)
     if problems:
         raise Invalid("the webhook has problems; nothing was saved", details=problems)
     if secret is None and fmt == WebhookFormat.GENERIC:

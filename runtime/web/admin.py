@@ -1,11 +1,14 @@
 """Administration in the browser: people (add, change role, teams, details, disable, set
-a forgotten password, revoke their API tokens), teams, and the audit log.
+a forgotten password, revoke their API tokens), teams, the audit log, what was sent (the
+outbox, with its dead letters to send again) and the webhooks.
 
 Thin over the same services as the API and the command line; the policy decides who may
 (administrators), and every other user gets the 404 of a page that is not there.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -14,8 +17,8 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from runtime import policy
-from runtime.models import EventKind, Role
-from runtime.services import accounts, audit, directory, recovery
+from runtime.models import Channel, EventKind, OutboxState, Role, WebhookFormat
+from runtime.services import accounts, audit, directory, outbox, recovery, webhooks
 from runtime.services.errors import Conflict, Invalid, NotFound, ServiceError
 from runtime.web.auth import TOKEN_STATUS_LABELS
 from runtime.web.common import ROLE_LABELS, error_text, flash_error
@@ -32,6 +35,12 @@ FIELD_PROBLEMS = {
                         "starting with a letter."),
     "name": lazy_gettext("A team needs a name."),
 }
+WEBHOOK_PROBLEMS = {
+    "name": lazy_gettext("A webhook's name has up to 64 letters, digits, '.', '_' or '-', "
+                         "starting with a letter or digit."),
+    "url": lazy_gettext("The address must be an http(s) URL."),
+    "secret": lazy_gettext("A secret has 1 to 200 characters."),
+}
 PAGE_SIZE = 50
 
 
@@ -42,9 +51,9 @@ def _administrators_only() -> None:
         abort(404)
 
 
-def _problems(error: Invalid) -> str:
+def _problems(error: Invalid, words: dict[str, Any] = FIELD_PROBLEMS) -> str:
     """Each problem of a refused change, in the UI's language where we have its words."""
-    said = [str(FIELD_PROBLEMS.get(item.get("field", ""), item.get("message", "")))
+    said = [str(words.get(item.get("field", ""), item.get("message", "")))
             for item in error.details] or [error.message]
     return " ".join(dict.fromkeys(said))
 
@@ -217,8 +226,89 @@ def audit_log() -> str:
     if kind is not None and kind not in {str(k) for k in EventKind}:
         kind = None
     actor = request.args.get("actor", "").strip()[:150] or None
-    before = request.args.get("before", "")
     page = audit.entries(runtime().db, service_request(), kind=kind, actor=actor,
-                         before=int(before) if before.isdigit() and len(before) < 19 else None)
+                         before=_cursor(request.args.get("before", "")))
     return render_template("admin_audit.html", page=page, kind=kind, actor=actor or "",
                            kinds=sorted(str(k) for k in EventKind))
+
+
+def _cursor(raw: str) -> int | None:
+    return int(raw) if raw.isdigit() and 0 < len(raw) < 19 else None
+
+
+def _one_of(raw: str | None, options: type[OutboxState] | type[Channel]) -> str | None:
+    return raw if raw in {str(option) for option in options} else None
+
+
+# --- what was sent -------------------------------------------------------------------
+
+
+@bp.get("/deliveries")
+def deliveries() -> str:
+    """Every message sent or waiting (inbox entries, e-mails, webhook calls), newest first;
+    failed and dead ones with their last error and a way to send them again."""
+    state = _one_of(request.args.get("state"), OutboxState)
+    channel = _one_of(request.args.get("channel"), Channel)
+    page = outbox.list_messages(runtime().db, service_request(),
+                                state=OutboxState(state) if state else None,
+                                channel=Channel(channel) if channel else None,
+                                before=_cursor(request.args.get("before", "")))
+    return render_template("admin_deliveries.html", page=page, state=state, channel=channel,
+                           states=[str(s) for s in OutboxState],
+                           channels=[str(c) for c in Channel],
+                           retryable=outbox.RETRYABLE)
+
+
+@bp.post("/deliveries/<int:message_id>/retry")
+def retry_delivery(message_id: int) -> Response:
+    """Send a dead or failed message again, from a fresh count of attempts."""
+    try:
+        outbox.retry(runtime().db, service_request(), message_id)
+        flash(_("Message %(id)s will be sent again.", id=message_id))
+    except ServiceError as error:
+        flash_error(error)
+    return redirect(url_for("admin.deliveries", state=request.form.get("state") or None))
+
+
+# --- webhooks ------------------------------------------------------------------------
+
+
+@bp.route("/webhooks", methods=["GET", "POST"])
+def hooks() -> tuple[str, int, dict[str, str]]:
+    """The webhooks (never a secret); add one — its secret is shown on that answer only."""
+    db, service = runtime().db, service_request()
+    form = request.form
+    entered = {"name": form.get("name", "").strip(), "url": form.get("url", "").strip(),
+               "format": form.get("format", str(WebhookFormat.GENERIC)),
+               "language": form.get("language", "en"), "events": form.getlist("events")}
+    status, error, created = 200, None, None
+    if request.method == "POST":
+        if entered["format"] not in {str(f) for f in WebhookFormat}:
+            abort(400)  # only a hand-made form sends another format
+        try:
+            created = webhooks.create_webhook(
+                db, service, name=str(entered["name"]), url=str(entered["url"]),
+                fmt=str(entered["format"]), events=list(entered["events"]),
+                language=str(entered["language"]), secret=form.get("secret") or None)
+            status = 201
+        except Invalid as problem:
+            status, error = 422, _problems(problem, WEBHOOK_PROBLEMS)
+        except Conflict:
+            status, error = 409, _("A webhook named %(name)s exists.", name=entered["name"])
+    page = render_template("admin_webhooks.html", hooks=webhooks.list_webhooks(db, service),
+                           form=entered if created is None else {"events": []},
+                           created=created, error=error, events=webhooks.EVENTS,
+                           formats=[str(f) for f in WebhookFormat])
+    # A new webhook's secret is on this answer only: nobody keeps it.
+    return page, status, {"Cache-Control": "no-store"}
+
+
+@bp.post("/webhooks/<name>/delete")
+def delete_hook(name: str) -> Response:
+    """Remove a webhook; what was queued for it becomes dead letters."""
+    try:
+        webhooks.delete_webhook(runtime().db, service_request(), name)
+        flash(_("Webhook %(name)s was removed.", name=name))
+    except ServiceError as error:
+        flash_error(error)
+    return redirect(url_for("admin.hooks"))

@@ -15,13 +15,14 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from runtime.models import Role
-from runtime.services import accounts, directory
+from runtime.services import accounts, directory, tickets
 from tests.runtime.conftest import PASSWORD, Seed
 from tests.runtime.test_api_support import Api, error_of
 from tests.runtime.test_auth import alert_of, csrf_from, redirects_to_login
 from tests.runtime.web_helpers import log_in, text
 
-PAGES = ["/admin/users", "/admin/users/wang", "/admin/teams", "/admin/audit"]
+PAGES = ["/admin/users", "/admin/users/wang", "/admin/teams", "/admin/audit",
+         "/admin/deliveries", "/admin/webhooks"]
 
 
 @pytest.fixture
@@ -229,3 +230,69 @@ def test_the_audit_log_filters_and_pages(admin: FlaskClient, seed: Seed) -> None
     assert len(rest) == 5
     assert max(map(int, rest)) < min(map(int, events))
     assert re.findall(r'<tr id="event-', text(admin.get("/admin/audit?actor=nobody"))) == []
+
+
+# --- what was sent, and webhooks ---------------------------------------------------------
+
+
+def test_a_dead_letter_is_seen_and_sent_again(admin: FlaskClient, seed: Seed) -> None:
+    from sqlalchemy import update
+
+    from runtime.models import User
+    from tests.runtime.servers import smtp_server
+    from tests.runtime.test_delivery import settings_for, worker
+    from tests.runtime.test_notify import new_ticket
+
+    number = new_ticket(seed)
+    with seed.db.write() as session:  # a typo in li's address: the reply cannot go out
+        session.execute(update(User).where(User.username == "li").values(email="li at home"))
+    tickets.comment(seed.db, seed.request("wang"), number, "We ordered the part.")
+    with smtp_server() as sink:
+        worker(seed, settings_for(sink.port)).run_once()
+    page = text(admin.get("/admin/deliveries?state=dead"))
+    dead = re.findall(r'<tr id="message-(\d+)" class="state-dead">', page)
+    assert len(dead) == 1
+    assert "malformed e-mail address" in page
+    assert f'href="/t/{number}"' in page
+    again = _post(admin, f"/admin/deliveries/{dead[0]}/retry", state="dead",
+                  follow_redirects=True)
+    assert f"Message {dead[0]} will be sent again." in text(again)
+    assert re.findall(r'<tr id="message-(\d+)" class="state-dead">', text(again)) == []
+    assert f'<tr id="message-{dead[0]}" class="state-pending">' in text(
+        admin.get("/admin/deliveries?state=pending"))
+
+
+def test_a_webhook_is_added_with_its_secret_shown_once_and_removed(admin: FlaskClient) -> None:
+    added = _post(admin, "/admin/webhooks", name="crm", format="generic", language="en",
+                  url="https://crm.example.com/hook?token=abc123", events=["created", "closed"])
+    assert added.status_code == 201
+    assert added.headers["Cache-Control"] == "no-store"
+    secret = re.search(r'id="new-secret"[^>]*value="(whsec_[^"]+)"', text(added))
+    assert secret
+    listed = text(admin.get("/admin/webhooks"))
+    assert secret.group(1) not in listed
+    assert "abc123" not in listed  # the query's values are masked
+    assert 'id="webhook-crm"' in listed
+    assert "created, closed" in listed
+    removed = _post(admin, "/admin/webhooks/crm/delete", follow_redirects=True)
+    assert "Webhook crm was removed." in text(removed)
+    assert 'id="webhook-crm"' not in text(removed)
+
+
+@pytest.mark.parametrize(("form", "status", "alert"), [
+    ({"name": "crm", "url": "ftp://files.example.com"}, 422,
+     "The address must be an http(s) URL."),
+    ({"name": "-bad name", "url": "https://crm.example.com"}, 422,
+     "A webhook's name has up to 64 letters, digits, '.', '_' or '-', starting with a letter "
+     "or digit."),
+    ({"name": "taken", "url": "https://crm.example.com"}, 409, "A webhook named taken exists."),
+], ids=["not http", "a bad name", "a name taken"])
+def test_a_refused_webhook(admin: FlaskClient, seed: Seed, form: dict[str, str], status: int,
+                           alert: str) -> None:
+    from runtime.services import webhooks
+
+    webhooks.create_webhook(seed.db, seed.request("admin"), name="taken",
+                            url="https://other.example.com")
+    refused = _post(admin, "/admin/webhooks", format="generic", language="en", **form)
+    assert refused.status_code == status
+    assert unescape(alert_of(refused)) == alert
