@@ -21,7 +21,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -32,7 +32,7 @@ from runtime.db import Database
 from runtime.delivery import formats, http, messages, smtp
 from runtime.delivery.result import Result, Verdict
 from runtime.models import Channel, NoticeKind, OutboxState
-from runtime.services import outbox, recovery, surveys, timers
+from runtime.services import housekeeping, outbox, recovery, surveys, timers
 from runtime.services.errors import ServiceError
 
 log = logging.getLogger("ticketflow.worker")
@@ -100,6 +100,7 @@ class Worker:
         self.outbox_lease = outbox_lease or max(
             outbox.DEFAULT_LEASE, timedelta(seconds=slowest * outbox_batch))
         self._stop = threading.Event()
+        self._swept_at: datetime | None = None
 
     @property
     def channels(self) -> tuple[Channel, ...]:
@@ -124,13 +125,22 @@ class Worker:
     # --- one pass ----------------------------------------------------------------------
 
     def run_once(self) -> Report:
-        """Fire one batch of due timers, then deliver one batch of messages."""
+        """Fire one batch of due timers, then deliver one batch of messages; sweep what
+        is no longer needed when the last sweep is older than `housekeeping.INTERVAL`."""
         report = Report()
         report.timers = timers.run_due(self.db, now=self.clock(), owner=self.owner,
                                        lease=self.timer_lease, limit=self.timer_batch,
                                        stop=self._stop.is_set)
         if not self.stopping:
             self._deliver_batch(report)
+        now = self.clock()
+        if not self.stopping and (self._swept_at is None
+                                  or now - self._swept_at >= housekeeping.INTERVAL):
+            swept = housekeeping.sweep(self.db, now)
+            self._swept_at = now
+            if swept:
+                log.info("removed %s throttle row(s), %s ended session(s), %s reset(s)",
+                         swept.throttles, swept.sessions, swept.resets)
         return report
 
     def _deliver_batch(self, report: Report) -> None:
