@@ -178,6 +178,20 @@ def can_manage_users(actor: Actor) -> bool:
     return actor.is_admin
 
 
+def can_manage_account(actor: Actor, username: str) -> bool:
+    """A user's display name, address, language and API tokens: one's own;
+    administrators: anyone's."""
+    return username == actor.username or can_manage_users(actor)
+
+
+def locks_self_out(actor: Actor, username: str, *, active: bool | None,
+                   role: Role | None) -> bool:
+    """Whether a change to `username` would disable the actor or take away their own
+    administrator role: nobody else might be left to undo it."""
+    return username == actor.username and (
+        active is False or (role is not None and role is not Role.ADMIN))
+
+
 def can_manage_agent(actor: Actor, agent_team_ids: frozenset[int]) -> bool:
     """Routing profiles (skills, capacity, schedule): administrators anyone's,
     supervisors those of the agents in their teams."""

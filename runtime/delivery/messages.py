@@ -222,6 +222,10 @@ def survey_url(base_url: str, token: str) -> str:
     return base_url + SURVEY_PATH.format(token=token)
 
 
+def reset_url(base_url: str, token: str) -> str:
+    return base_url + RESET_PATH.format(token=token)
+
+
 def email_text(kind: NoticeKind, language: str, params: Mapping[str, Any], *,
                base_url: str, survey_token: str | None = None,
                reset_token: str | None = None) -> str:
@@ -240,7 +244,7 @@ def email_text(kind: NoticeKind, language: str, params: Mapping[str, Any], *,
     if survey_token:
         parts.append(f"{words['survey']}: {survey_url(base_url, survey_token)}")
     if reset_token:
-        parts.append(f"{words['reset']}: {base_url}{RESET_PATH.format(token=reset_token)}")
+        parts.append(f"{words['reset']}: {reset_url(base_url, reset_token)}")
     parts.append(f"-- \n{words['footer']}")
     return "\n\n".join(part for part in parts if part) + "\n"
 

@@ -30,6 +30,7 @@ from engine.values import is_email
 from runtime import policy
 from runtime.context import Actor, Request
 from runtime.db import Database
+from runtime.hashing import secret_digest
 from runtime.models import (
     ApiToken,
     EventKind,
@@ -299,7 +300,7 @@ def caller_for_token(db: Database, token: str, now: datetime) -> Caller | None:
     """The active user an unexpired, unrevoked API token belongs to, or None. Notes the
     token's use when its last noted use is older than `TOKEN_USE_RESOLUTION`."""
     with db.driver_connection() as connection:
-        rows = _TOKEN_CALLER.rows(connection, {"token_hash": _token_hash(token)})
+        rows = _TOKEN_CALLER.rows(connection, {"token_hash": secret_digest(token)})
     if not rows or (rows[0].expires_at is not None and rows[0].expires_at <= now):
         return None
     last_used = rows[0].last_used_at
@@ -359,9 +360,7 @@ def change_user(db: Database, request: Request, username: str, *,
     recorded."""
     if not policy.can_manage_users(request.actor):
         raise Forbidden("only administrators may change users")
-    if username == request.actor.username and (active is False or (
-            role is not None and role is not Role.ADMIN)):
-        # Nobody else might be left to undo it.
+    if policy.locks_self_out(request.actor, username, active=active, role=role):
         raise Conflict("you cannot disable yourself or give up your own administrator role",
                        code="self-lockout")
     if details is not None and details.problems():
@@ -391,6 +390,17 @@ MAX_DISPLAY_NAME = 200
 MAX_EMAIL = 254
 
 
+def is_display_name(value: object) -> bool:
+    """What a person may be called: 1 to `MAX_DISPLAY_NAME` characters, not all blank
+    (accounts, and the portal's contact)."""
+    return isinstance(value, str) and 0 < len(value.strip()) and len(value) <= MAX_DISPLAY_NAME
+
+
+def is_address(value: object) -> bool:
+    """An e-mail address we can write to (accounts, and the portal's contact)."""
+    return isinstance(value, str) and len(value) <= MAX_EMAIL and is_email(value.strip())
+
+
 @dataclass(frozen=True)
 class Details:
     """A change to what a user is called, where they are written to and in which
@@ -404,12 +414,10 @@ class Details:
     def problems(self) -> list[dict[str, Any]]:
         """Every problem with the change (located at its member)."""
         found = []
-        if self.display_name is not None and not (
-                0 < len(self.display_name.strip()) <= MAX_DISPLAY_NAME):
+        if self.display_name is not None and not is_display_name(self.display_name):
             found.append({"field": "display_name", "code": "bad-length",
                           "message": f"a name has 1 to {MAX_DISPLAY_NAME} characters"})
-        if self.email is not None and (len(self.email) > MAX_EMAIL
-                                       or not is_email(self.email.strip())):
+        if self.email is not None and not is_address(self.email):
             found.append({"field": "email", "code": "bad-email",
                           "message": "this is not an e-mail address"})
         if self.language is not None and self.language not in LANGUAGES:
@@ -422,7 +430,7 @@ def change_details(db: Database, request: Request, username: str, details: Detai
     """Change a user's display name, e-mail address or language: one's own, or
     (administrators) anyone's. Recorded with the names of the members changed (the values
     are personal data the audit log need not keep)."""
-    if username != request.actor.username and not policy.can_manage_users(request.actor):
+    if not policy.can_manage_account(request.actor, username):
         raise NotFound(f"there is no user '{username}'")  # as `user_named` answers
     problems = details.problems()
     if problems:
@@ -460,9 +468,6 @@ class IssuedToken:
     expires_at: datetime | None
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
 
 def create_token(db: Database, request: Request, name: str, *,
                  expires_at: datetime | None = None, for_user: str | None = None
@@ -478,8 +483,9 @@ def create_token(db: Database, request: Request, name: str, *,
             if user is None:
                 raise NotFound(f"there is no user '{for_user}'")
             user_id = user.id
-        row = ApiToken(user_id=user_id, name=name, prefix=token[:10], token_hash=_token_hash(token),
-                       created_at=request.now, expires_at=expires_at)
+        row = ApiToken(user_id=user_id, name=name, prefix=token[:10],
+                       token_hash=secret_digest(token), created_at=request.now,
+                       expires_at=expires_at)
         session.add(row)
         session.flush()
         record(session, request, EventKind.TOKEN_CREATED, {"token": row.id, "name": name})
@@ -537,10 +543,10 @@ def list_tokens(db: Database, request: Request | None, username: str | None = No
     with db.read() as session:
         query = (select(ApiToken, User.username).join(User, User.id == ApiToken.user_id)
                  .order_by(ApiToken.id.desc()).limit(MAX_TOKENS_LISTED))
-        if request is not None and username in (None, request.actor.username):
+        if request is not None and username is None:
             query = query.where(ApiToken.user_id == request.actor.user_id)
         elif username is not None:
-            if request is not None and not policy.can_manage_users(request.actor):
+            if request is not None and not policy.can_manage_account(request.actor, username):
                 raise NotFound(f"there is no user '{username}'")
             query = query.where(User.id == _existing_user(session, username).id)
         return [TokenInfo(row.id, row.name, row.prefix, owner, _token_status(row, now),

@@ -15,7 +15,6 @@ transitions, comments, answers the survey — and nothing else.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -24,18 +23,17 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.model import RequesterDetail
-from engine.values import is_email
 from runtime import policy
 from runtime.context import Actor, Request
 from runtime.db import Database
+from runtime.hashing import secret_digest
 from runtime.models import PortalLink, Role, Ticket, User
-from runtime.services import requesters, tickets
+from runtime.services import accounts, requesters, tickets
 from runtime.services.accounts import actor_for
 from runtime.services.errors import Invalid, NotFound
 
 GUEST_PREFIX = "guest-"
-MAX_NAME = 200
-MAX_EMAIL = 254
+MAX_NAME = accounts.MAX_DISPLAY_NAME
 
 
 @dataclass(frozen=True)
@@ -45,9 +43,6 @@ class Submitted:
     ticket: tickets.TicketView
     token: str
 
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def guest(db: Database, now: datetime, guest_id: int | None, *, language: str,
@@ -87,10 +82,10 @@ CONTACT_FIELDS = {RequesterDetail.NAME: "contact_name", RequesterDetail.EMAIL: "
 def check_contact(name: Any, email: Any) -> list[dict[str, Any]]:
     """Problems with the contact a customer typed (both are needed to reply to them)."""
     problems = []
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+    if not accounts.is_display_name(name):
         problems.append({"field": CONTACT_FIELDS[RequesterDetail.NAME], "code": "required",
                          "message": f"enter your name (at most {MAX_NAME} characters)"})
-    if not isinstance(email, str) or len(email) > MAX_EMAIL or not is_email(email.strip()):
+    if not accounts.is_address(email):
         problems.append({"field": CONTACT_FIELDS[RequesterDetail.EMAIL], "code": "bad-email",
                          "message": "enter an e-mail address such as li.na@example.cn"})
     return problems
@@ -154,7 +149,7 @@ def issue_link(db: Database, request: Request, number: str) -> str:
         loaded = _load(session, request, number)
         if not policy.can_issue_portal_link(request.actor, loaded.roles):
             raise NotFound(f"there is no ticket {number}")
-        session.add(PortalLink(ticket_id=loaded.ticket.id, token_hash=_hash(token),
+        session.add(PortalLink(ticket_id=loaded.ticket.id, token_hash=secret_digest(token),
                                created_at=request.now))
     return token
 
@@ -167,7 +162,7 @@ def follow(db: Database, number: str, token: str, *, now: datetime, language: st
         row = session.execute(
             select(Ticket.requester_id)
             .join(PortalLink, PortalLink.ticket_id == Ticket.id)
-            .where(Ticket.number == number, PortalLink.token_hash == _hash(token),
+            .where(Ticket.number == number, PortalLink.token_hash == secret_digest(token),
                    PortalLink.revoked_at.is_(None))).first()
         user = session.get(User, row.requester_id) if row and row.requester_id else None
         if user is None or not user.active:

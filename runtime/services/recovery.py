@@ -15,7 +15,6 @@ line): the same ending of sessions and links, recorded as done by them.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session
 from runtime import policy
 from runtime.context import Actor, Request
 from runtime.db import Database
+from runtime.hashing import secret_digest
 from runtime.models import (
     Channel,
     EventKind,
@@ -56,9 +56,6 @@ class ResetLink:
     username: str
     display_name: str
 
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def request_reset(db: Database, identifier: str, *, now: datetime,
@@ -110,7 +107,7 @@ def issue_link(db: Database, reset_id: int, now: datetime) -> str | None:
             return None
         _end_links(session, user.id, now, keep=reset.id)
         token = secrets.token_urlsafe(32)
-        reset.token_hash = _hash(token)
+        reset.token_hash = secret_digest(token)
         reset.issued_at, reset.expires_at = now, now + LINK_LIFETIME
         return token
 
@@ -127,7 +124,7 @@ def _end_links(session: Session, user_id: int, now: datetime, keep: int | None =
 def _live(session: Session, token: str, now: datetime) -> tuple[PasswordReset, User]:
     found = session.execute(
         select(PasswordReset, User).join(User, User.id == PasswordReset.user_id)
-        .where(PasswordReset.token_hash == _hash(token))).first()
+        .where(PasswordReset.token_hash == secret_digest(token))).first()
     if found is not None:
         reset, user = found
         if (reset.used_at is None and reset.ended_at is None and reset.expires_at is not None

@@ -8,7 +8,6 @@ notifications deliver it by e-mail); issuing a new one invalidates the previous 
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +20,7 @@ from runtime import policy
 from runtime.catalog import compiled_version
 from runtime.context import Request
 from runtime.db import Database
+from runtime.hashing import secret_digest
 from runtime.models import Event, EventKind, Survey, Ticket
 from runtime.services.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -34,13 +34,10 @@ class Answer:
     comment: str | None
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
 
 def open_for(session: Session, ticket: Ticket, now: datetime) -> Survey:
     """Open a survey for a ticket that just closed (inside the closing transaction)."""
-    survey = Survey(ticket_id=ticket.id, token_hash=_hash(secrets.token_urlsafe(32)),
+    survey = Survey(ticket_id=ticket.id, token_hash=secret_digest(secrets.token_urlsafe(32)),
                     created_at=now)
     session.add(survey)
     return survey
@@ -64,7 +61,7 @@ def issue_link(db: Database, request: Request | None, number: str) -> str:
         if survey is None:
             raise NotFound(f"ticket {number} has no survey waiting for an answer")
         token = secrets.token_urlsafe(32)
-        survey.token_hash = _hash(token)
+        survey.token_hash = secret_digest(token)
         return token
 
 
@@ -115,7 +112,7 @@ def invitation(db: Database, token: str) -> Invitation:
     is answered."""
     with db.read() as session:
         found = session.execute(select(Survey, Ticket).join(Ticket, Ticket.id == Survey.ticket_id)
-                                .where(Survey.token_hash == _hash(token))).first()
+                                .where(Survey.token_hash == secret_digest(token))).first()
         if found is None:
             raise NotFound("this survey link is not valid")
         survey, ticket = found
@@ -129,7 +126,7 @@ def answer_by_link(db: Database, token: str, answer: Answer, *, now: datetime,
                    address: str | None = None) -> None:
     """Answer through the secret link; a used or unknown link is refused."""
     with db.write() as session:
-        survey = session.scalar(select(Survey).where(Survey.token_hash == _hash(token)))
+        survey = session.scalar(select(Survey).where(Survey.token_hash == secret_digest(token)))
         if survey is None:
             raise NotFound("this survey link is not valid")
         _record_answer(session, survey, answer, now, None, address)

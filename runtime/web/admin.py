@@ -8,8 +8,6 @@ Thin over the same services as the API and the command line; the policy decides 
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
@@ -21,7 +19,7 @@ from runtime.models import Channel, EventKind, OutboxState, Role, WebhookFormat
 from runtime.services import accounts, audit, directory, outbox, recovery, webhooks
 from runtime.services.errors import Conflict, Invalid, NotFound, ServiceError
 from runtime.web.auth import TOKEN_STATUS_LABELS
-from runtime.web.common import ROLE_LABELS, error_text, flash_error
+from runtime.web.common import ROLE_LABELS, error_text, flash_error, problems_text
 from runtime.web.context import runtime, service_request
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -49,13 +47,6 @@ PAGE_SIZE = 50
 def _administrators_only() -> None:
     if current_user.via_token or not policy.can_manage_users(current_user.actor):
         abort(404)
-
-
-def _problems(error: Invalid, words: dict[str, Any] = FIELD_PROBLEMS) -> str:
-    """Each problem of a refused change, in the UI's language where we have its words."""
-    said = [str(words.get(item.get("field", ""), item.get("message", "")))
-            for item in error.details] or [error.message]
-    return " ".join(dict.fromkeys(said))
 
 
 def _role(raw: str | None) -> Role | None:
@@ -102,7 +93,7 @@ def add_user() -> Response | tuple[str, int]:
                              email=entered["email"] or None,
                              language=entered["language"] or "en", teams=tuple(teams))
     except Invalid as error:
-        return _refused_user(entered, teams, 422, _problems(error))
+        return _refused_user(entered, teams, 422, problems_text(error, FIELD_PROBLEMS))
     except Conflict as error:
         return _refused_user(entered, teams, 409, _("The user name %(name)s is taken.",
                                                     name=entered["username"])
@@ -154,7 +145,7 @@ def change_user(username: str) -> Response | tuple[str, int]:
                              active=form.get("active") == "1", role=role,
                              teams=tuple(form.getlist("teams")), details=details)
     except Invalid as error:
-        return _user_page(username, 422, _problems(error))
+        return _user_page(username, 422, problems_text(error, FIELD_PROBLEMS))
     except Conflict:  # the one conflict here: an administrator locking themselves out
         return _user_page(username, 409, _("You cannot disable yourself or give up your "
                                            "own administrator role."))
@@ -173,7 +164,7 @@ def set_password(username: str) -> Response | tuple[str, int]:
     try:
         recovery.set_password(runtime().db, service_request(), username, new)
     except Invalid as error:
-        return _user_page(username, 422, _problems(error))
+        return _user_page(username, 422, problems_text(error, FIELD_PROBLEMS))
     except NotFound:
         abort(404)
     flash(_("The new password of %(name)s is set; their sessions were logged out.",
@@ -206,7 +197,7 @@ def teams() -> Response | tuple[str, int]:
         try:
             accounts.create_team(db, service, entered["key"], entered["name"])
         except Invalid as problem:
-            status, error = 422, _problems(problem)
+            status, error = 422, problems_text(problem, FIELD_PROBLEMS)
         except Conflict:
             status, error = 409, _("The team %(key)s exists.", key=entered["key"])
         else:
@@ -274,7 +265,7 @@ def retry_delivery(message_id: int) -> Response:
 
 
 @bp.route("/webhooks", methods=["GET", "POST"])
-def hooks() -> tuple[str, int, dict[str, str]]:
+def hooks() -> tuple[str, int]:
     """The webhooks (never a secret); add one — its secret is shown on that answer only."""
     db, service = runtime().db, service_request()
     form = request.form
@@ -292,15 +283,14 @@ def hooks() -> tuple[str, int, dict[str, str]]:
                 language=str(entered["language"]), secret=form.get("secret") or None)
             status = 201
         except Invalid as problem:
-            status, error = 422, _problems(problem, WEBHOOK_PROBLEMS)
+            status, error = 422, problems_text(problem, WEBHOOK_PROBLEMS)
         except Conflict:
             status, error = 409, _("A webhook named %(name)s exists.", name=entered["name"])
     page = render_template("admin_webhooks.html", hooks=webhooks.list_webhooks(db, service),
                            form=entered if created is None else {"events": []},
                            created=created, error=error, events=webhooks.EVENTS,
                            formats=[str(f) for f in WebhookFormat])
-    # A new webhook's secret is on this answer only: nobody keeps it.
-    return page, status, {"Cache-Control": "no-store"}
+    return page, status  # shows a secret: never cached, as no dynamic page is
 
 
 @bp.post("/webhooks/<name>/delete")

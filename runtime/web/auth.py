@@ -30,10 +30,11 @@ from werkzeug.wrappers import Response
 
 from runtime.services import accounts, directory, recovery
 from runtime.services.errors import Forbidden, Invalid, NotFound, TooManyRequests
-from runtime.web.common import ROLE_LABELS
+from runtime.web.common import ROLE_LABELS, problems_text
 from runtime.web.context import runtime, service_request
 from runtime.web.i18n import BABEL_LOCALES
 from runtime.web.identity import Identity
+from runtime.web.security import SECRET_URL_HEADERS
 
 bp = Blueprint("auth", __name__)
 
@@ -136,10 +137,8 @@ def account() -> Response | tuple[str, int]:
     try:
         accounts.change_details(runtime().db, service_request(), me.username, details)
     except Invalid as error:
-        messages = [ACCOUNT_PROBLEMS.get(item["field"], item["message"])
-                    for item in error.details]
         return _account_page(me, display_name, email, language, 422,
-                             " ".join(str(message) for message in messages))
+                             problems_text(error, ACCOUNT_PROBLEMS))
     # Said in the language just chosen: the next page speaks it.
     with force_locale(BABEL_LOCALES.get(language, "en")):
         flash(_("Your account is saved."))
@@ -232,10 +231,7 @@ def reset(token: str) -> Response | tuple[str, int, dict[str, str]]:
 
 def _recovery_page(template: str, status: int = 200, **context: object
                    ) -> tuple[str, int, dict[str, str]]:
-    # A reset link is a credential: neither it nor the page it opens is kept anywhere,
-    # nor sent on as a referrer by the page's own requests.
-    return render_template(template, **context), status, {
-        "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    return render_template(template, **context), status, SECRET_URL_HEADERS
 
 
 def _password_form(status: int = 200, error: str | None = None) -> tuple[str, int]:
@@ -263,7 +259,7 @@ def _people_only() -> None:
 
 @bp.route("/account/tokens", methods=["GET", "POST"])
 @login_required
-def tokens() -> Response | tuple[str, int, dict[str, str]]:
+def tokens() -> Response | tuple[str, int]:
     """The caller's API tokens; POST issues one and shows its secret on this answer only."""
     _people_only()
     if request.method == "GET":
@@ -297,11 +293,10 @@ def revoke_token(token_id: int) -> Response:
 
 def _tokens_page(status: int = 200, error: str | None = None, *,
                  issued: accounts.IssuedToken | None = None, name: str = "",
-                 days: int = DEFAULT_TOKEN_DAYS) -> tuple[str, int, dict[str, str]]:
+                 days: int = DEFAULT_TOKEN_DAYS) -> tuple[str, int]:
     listed = accounts.list_tokens(runtime().db, service_request())
     page = render_template("tokens.html", account=current_user, tokens=listed, error=error,
                            issued=issued, name=name, lifetimes=TOKEN_LIFETIMES,
                            token_status_labels=TOKEN_STATUS_LABELS,
                            days=days if days in TOKEN_LIFETIMES else DEFAULT_TOKEN_DAYS)
-    # The answer that shows a secret must not be kept by the browser or any cache.
-    return page, status, {"Cache-Control": "no-store"}
+    return page, status  # shows a secret: never cached, as no dynamic page is

@@ -4,7 +4,7 @@ clock, uploads from a form post, service errors in the UI's language, and htmx h
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -20,7 +20,7 @@ from engine.model import Field, FieldType
 from runtime.context import Request
 from runtime.models import Role
 from runtime.services import attachments, surveys
-from runtime.services.errors import ServiceError
+from runtime.services.errors import Invalid, ServiceError
 from runtime.web.context import runtime, service_request
 from runtime.web.i18n import ui_language, ui_locale
 
@@ -83,6 +83,14 @@ def error_text(error: ServiceError) -> str:
     if error.code == "file-too-large":
         return str(text) % {"mb": runtime().settings.max_upload_bytes // (1024 * 1024)}
     return str(text)
+
+
+def problems_text(error: Invalid, words: Mapping[str, object]) -> str:
+    """Each problem of a refused change, once, in the UI's language where `words` (by
+    field) has it, else as the service said it."""
+    said = [str(words.get(item.get("field", ""), item.get("message", "")))
+            for item in error.details] or [error.message]
+    return " ".join(dict.fromkeys(said))
 
 
 def flash_error(error: ServiceError) -> None:
@@ -157,10 +165,25 @@ def version_from(form: MultiDict[str, str]) -> int | None:
     return int(raw)
 
 
+SURVEY_NEEDS_RATING = lazy_gettext("Choose how satisfied you are, from 1 to 5.")
+
+
 def survey_answer(form: MultiDict[str, str]) -> surveys.Answer:
     """The survey form's answer, checked by the service (`Invalid` when it has problems)."""
     return surveys.parse_answer(_small_number(form.get("csat")), _small_number(form.get("nps")),
                                 form.get("comment") or None)
+
+
+def answer_survey(service: Request, number: str) -> None:
+    """The requester's answer from the survey form of their ticket page or follow page,
+    and a flash that says how it went."""
+    try:
+        surveys.answer_as_requester(runtime().db, service, number, survey_answer(request.form))
+        flash(_("Thank you for your feedback!"))
+    except Invalid:
+        flash(str(SURVEY_NEEDS_RATING), "error")
+    except ServiceError as error:
+        flash_error(error)
 
 
 def _small_number(raw: str | None) -> int | None:

@@ -23,6 +23,8 @@ from runtime.services import forms, portal, requesters, surveys, tickets
 from runtime.services.errors import Conflict, Invalid, NotFound, ServiceError
 from runtime.web import forminput
 from runtime.web.common import (
+    SURVEY_NEEDS_RATING,
+    answer_survey,
     error_text,
     flash_error,
     store_uploads,
@@ -32,6 +34,7 @@ from runtime.web.common import (
 )
 from runtime.web.context import runtime
 from runtime.web.i18n import ui_language
+from runtime.web.security import SECRET_URL_HEADERS
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 GUEST_KEY = "portal_guest"
@@ -286,14 +289,7 @@ def comment(number: str, token: str) -> Response:
 @bp.post("/t/<number>/<token>/survey")
 def survey(number: str, token: str) -> Response | tuple[str, int]:
     """The satisfaction survey, answered once the ticket is closed."""
-    holder = _holder(number, token)
-    try:
-        surveys.answer_as_requester(runtime().db, holder, number, survey_answer(request.form))
-        flash(_("Thank you for your feedback!"))
-    except Invalid:
-        flash(_("Choose how satisfied you are, from 1 to 5."), "error")
-    except ServiceError as error:
-        flash_error(error)
+    answer_survey(_holder(number, token), number)
     return redirect(url_for("portal.follow", number=number, token=token))
 
 
@@ -309,8 +305,7 @@ def survey_link(token: str) -> tuple[str, int, dict[str, str]]:
                                    now=runtime().clock(), address=request.remote_addr)
             return _survey_page(invitation, answered=True)
     except Invalid:
-        return _survey_page(invitation, status=422,
-                            error=_("Choose how satisfied you are, from 1 to 5."))
+        return _survey_page(invitation, status=422, error=str(SURVEY_NEEDS_RATING))
     except ServiceError as error:  # an unknown link, or one already answered
         return _survey_page(None, status=error.status, error=error_text(error))
     return _survey_page(invitation)
@@ -321,7 +316,6 @@ def _survey_page(invitation: surveys.Invitation | None, *, status: int = 200,
                  ) -> tuple[str, int, dict[str, str]]:
     page = render_template("survey.html", invitation=invitation, answered=answered,
                            error=error)
-    # The link is the credential: the page is nobody's to keep, nor a referrer to send.
-    return page, status, {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    return page, status, SECRET_URL_HEADERS
 
 

@@ -59,6 +59,11 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 
+# A page whose URL is itself a credential (a password-reset or survey link): its own
+# requests for styles and scripts must not carry the URL on as a referrer. (Like every
+# dynamic page, it is never cached: `add_security_headers`.)
+SECRET_URL_HEADERS = {"Referrer-Policy": "no-referrer"}
+
 INTERNAL_ERROR = "something went wrong on our side; it has been logged — try again later"
 UNAVAILABLE = "the database is not available right now; try again shortly"
 CONFLICT = "the change conflicts with a concurrent one; nothing was saved — try again"

@@ -25,10 +25,10 @@ from runtime.services.errors import Conflict, Invalid, NotFound, ServiceError
 from runtime.services.forms import FormPreview
 from runtime.web import forminput
 from runtime.web.common import (
+    answer_survey,
     error_text,
     flash_error,
     store_uploads,
-    survey_answer,
     ui_request,
     version_from,
     zone,
@@ -131,14 +131,7 @@ def show(number: str) -> tuple[str, int]:
 @login_required
 def survey(number: str) -> Response:
     """The requester rates the service of their closed ticket."""
-    try:
-        surveys.answer_as_requester(runtime().db, ui_request(), number,
-                                    survey_answer(request.form))
-        flash(_("Thank you for your feedback!"))
-    except Invalid:
-        flash(_("Choose how satisfied you are, from 1 to 5."), "error")
-    except ServiceError as error:
-        flash_error(error)
+    answer_survey(ui_request(), number)
     return redirect(url_for("ticket.show", number=number))
 
 
