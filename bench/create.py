@@ -223,7 +223,8 @@ def running_server(url: str, instance: Path, workers: int, threads: int) -> Iter
     with log.open("wb") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "runtime.cli", "serve", "--host", "127.0.0.1", "--port",
-             str(port), "--workers", str(workers), "--threads", str(threads), "--no-access-log"],
+             str(port), "--workers", str(workers), "--threads", str(threads), "--no-access-log",
+             "--no-scheduler"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_until_listening(port, server, log)

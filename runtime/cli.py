@@ -11,7 +11,10 @@ engine's commands (validate, schema, simulate) start without Flask or SQLAlchemy
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -297,8 +300,14 @@ def db_upgrade() -> None:
 @click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 64),
               help="Threads per worker process.")
 @click.option("--access-log/--no-access-log", default=True, show_default=True)
-def serve(host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
+@click.option("--scheduler/--no-scheduler", default=True, show_default=True,
+              help="Also run one `ticketflow worker` beside the server (reminders, SLA "
+                   "timers, e-mail and webhooks); --no-scheduler when workers run "
+                   "elsewhere.")
+def serve(host: str, port: int, workers: int, threads: int, access_log: bool,
+          scheduler: bool) -> None:
     """Upgrade the database, then serve the web app and the API with granian."""
+    from runtime.wsgi import SHUTDOWN_SECONDS
     from runtime.wsgi import serve as serve_wsgi
 
     with _open_database(upgrade_first=True) as (settings, _database):
@@ -306,10 +315,32 @@ def serve(host: str, port: int, workers: int, threads: int, access_log: bool) ->
     _check_app(settings)
     _check_port(host, port)
     url_host = f"[{host}]" if ":" in host else host
+    beside = " and one scheduler" if scheduler else ""
     click.echo(f"ticketflow: serving http://{url_host}:{port}/ with {workers} process(es) x "
-               f"{threads} thread(s) on {_where(settings.database_url)}; Ctrl-C stops",
-               err=True)
-    serve_wsgi(host, port, workers=workers, threads=threads, access_log=access_log)
+               f"{threads} thread(s){beside} on {_where(settings.database_url)}; Ctrl-C "
+               "stops", err=True)
+    # A process of its own, as `ticketflow worker` would be: the web processes stay
+    # stateless, and any number of servers may each bring one (timers and messages are
+    # leased, so each fires or is sent once).
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "runtime.cli", "worker", "--parent", str(os.getpid())]
+    ) if scheduler else None
+    try:
+        serve_wsgi(host, port, workers=workers, threads=threads, access_log=access_log)
+    finally:
+        if worker is not None:
+            _stop_process(worker, SHUTDOWN_SECONDS)
+
+
+def _stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM (a worker finishes what it holds), then SIGKILL if it is still there."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _check_app(settings: Settings) -> None:

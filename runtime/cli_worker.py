@@ -7,6 +7,7 @@ command, so the engine's commands keep starting without SQLAlchemy.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -40,6 +41,21 @@ def _on_signals(stop: Any) -> None:
             pass
 
 
+def _stop_with_parent(parent: int, runner: Any, every: float = 1.0) -> None:
+    """Stop `runner` when process `parent` is gone: a scheduler started by `ticketflow
+    serve` must not outlive a server killed outright (SIGKILL runs no clean-up). An
+    orphan is adopted by another process, so its parent's id changes."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            if runner.wait(every):  # the worker stopped for another reason
+                return
+        logging.getLogger("ticketflow.worker").info(
+            "the process that started this worker (%d) is gone; stopping", parent)
+        runner.stop()
+
+    threading.Thread(target=watch, name="ticketflow-parent-watch", daemon=True).start()
+
+
 def _instant(_context: Any, _param: Any, value: str | None) -> datetime | None:
     """`--now`: an ISO 8601 instant that says its offset (a naive one would be ambiguous)."""
     if value is None:
@@ -67,8 +83,11 @@ def _instant(_context: Any, _param: Any, value: str | None) -> datetime | None:
               help="With --once: act as if it were this ISO 8601 instant with an offset "
                    "(e.g. 2026-11-23T06:05:00+00:00) instead of reading the clock; for "
                    "tests and drills that replay what workers do at a given moment.")
+@click.option("--parent", type=int, hidden=True,
+              help="Stop when this process (the `ticketflow serve` that started this "
+                   "worker) is gone.")
 def worker(once: bool, interval: float, worker_id: str | None, batch: int,
-           fixed_now: datetime | None) -> None:
+           fixed_now: datetime | None, parent: int | None) -> None:
     """Fire due reminders, warnings, breaches and escalations, and deliver notifications
     (e-mail, webhooks). Run as many as you like, on as many machines: each timer fires
     once and each message is sent by one worker. SMTP and links: TICKETFLOW_SMTP_* and
@@ -95,6 +114,8 @@ def worker(once: bool, interval: float, worker_id: str | None, batch: int,
                 click.echo(runner.run_once().line())
                 return
             _on_signals(runner.stop)
+            if parent is not None:
+                _stop_with_parent(parent, runner)
             log.info("worker %s started; every %g s when idle", runner.owner, interval)
             if not settings.delivery.smtp_host:
                 log.info("no SMTP server configured (TICKETFLOW_SMTP_HOST): "

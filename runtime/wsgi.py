@@ -27,6 +27,8 @@ engine and its pooled connections must never be shared across processes.
 
 from __future__ import annotations
 
+import signal
+
 from flask import Flask
 
 from runtime.app import create_app
@@ -45,15 +47,27 @@ def create() -> Flask:
     return create_app(Settings.from_env())
 
 
+def create_served() -> Flask:
+    """`create()` for a worker process of `serve()`, deaf to the terminal's Ctrl-C.
+
+    Ctrl-C signals the whole process group. A worker that took the SIGINT itself as well
+    as the stop its main process then sent refused to stop gracefully, and was killed
+    SHUTDOWN_SECONDS later (granian 2.8, with any app). Blocked here, on the worker's
+    main thread before granian starts its threads (they inherit the mask), SIGINT never
+    reaches the worker; its main process still stops it, with SIGTERM."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    return create()
+
+
 def serve(host: str = "127.0.0.1", port: int = 8000, *, workers: int = DEFAULT_WORKERS,
           threads: int = DEFAULT_THREADS, access_log: bool = True) -> None:
-    """Serve `create()` with granian until interrupted (SIGINT or SIGTERM). Each worker
+    """Serve `create_served()` with granian until interrupted (SIGINT or SIGTERM). Each worker
     process builds the app from the environment, as `create` does."""
     from granian import Granian
     from granian.constants import Interfaces
 
     Granian(
-        "runtime.wsgi:create",
+        "runtime.wsgi:create_served",
         factory=True,
         interface=Interfaces.WSGI,
         address=host,

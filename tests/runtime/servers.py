@@ -1,7 +1,8 @@
 """Real servers the tests talk to, on 127.0.0.1 and an ephemeral port: an SMTP server
 (aiosmtpd) that keeps what it receives, an HTTP receiver whose answers a test scripts (a
 status, a robot's JSON, or hanging until the test lets it go), a TCP proxy in front of
-PostgreSQL that a test takes down to play an outage, and `ticketflow serve` itself."""
+PostgreSQL that a test takes down to play an outage, and `ticketflow serve` itself; and
+the log of a process a test starts, read as it comes."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import email.policy
 import http.client
 import json
 import os
+import queue
 import socket
 import subprocess
 import sys
@@ -236,6 +238,55 @@ class TcpProxy:
         self._thread.join()
 
 
+# --- processes we start ---------------------------------------------------------------
+
+
+SAYS_WITHIN_S = 60  # a process that has not said it by then never will: the test fails
+
+
+class Log:
+    """A child process's standard error, read line by line as it comes (a thread reads,
+    so waiting for a line has a deadline and a silent process fails the test instead of
+    hanging it)."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        stream = process.stderr or process.stdout  # stdout when stderr goes there too
+        assert stream is not None
+        self.process, self.lines = process, list[str]()
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: Iterator[str]) -> None:
+        for line in stream:
+            self._queue.put(line)
+        self._queue.put(None)  # the end: every process writing to the pipe has exited
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def until(self, text: str) -> None:
+        """Read up to a line containing `text`, without sleeping: the process tells us."""
+        deadline = time.monotonic() + SAYS_WITHIN_S
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                raise AssertionError(f"the output ended before {text!r}:\n{self.text}")
+            self.lines.append(line)
+            if text in line:
+                return
+        raise AssertionError(f"nothing said {text!r} in {SAYS_WITHIN_S} s:\n{self.text}")
+
+    def to_the_end(self) -> str:
+        """Everything up to the end of the output (every writer has exited)."""
+        while (line := self._queue.get(timeout=SAYS_WITHIN_S)) is not None:
+            self.lines.append(line)
+        return self.text
+
+
 # --- ticketflow serve ----------------------------------------------------------------
 
 
@@ -262,13 +313,15 @@ def answers(port: int) -> bool:
 def ticketflow_serve(env: dict[str, str], log: Path, *, workers: int = 1, threads: int = 1
                      ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     """`ticketflow serve` with `env` added to this process's environment, on a free port
-    of 127.0.0.1, once it answers; yields the port and the process. On the way out it is
+    of 127.0.0.1, once it answers, without a scheduler (each test drives its own worker);
+    yields the port and the process. On the way out it is
     stopped as a process manager would, and must exit cleanly."""
     port = free_port()
     with log.open("wb") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "runtime.cli", "serve", "--port", str(port),
-             "--workers", str(workers), "--threads", str(threads), "--no-access-log"],
+             "--workers", str(workers), "--threads", str(threads), "--no-access-log",
+             "--no-scheduler"],
             cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + READY_S

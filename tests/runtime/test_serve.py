@@ -12,9 +12,11 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +33,7 @@ from runtime.models import Role
 from runtime.services import accounts, definitions
 from tests.conftest import ROOT
 from tests.runtime.conftest import VALID_REPAIR
-from tests.runtime.servers import READY_S, answers, ticketflow_serve
+from tests.runtime.servers import READY_S, SAYS_WITHIN_S, Log, answers, free_port, ticketflow_serve
 
 MAX_UPLOAD_MB = 1  # the server then refuses bodies over 6 MiB (upload + 5 MiB of form)
 
@@ -169,3 +171,26 @@ def test_a_worker_that_dies_is_started_again(tmp_path: Path) -> None:
         while not replaced() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert replaced()
+
+
+def test_ctrl_c_stops_the_server_and_its_scheduler_gracefully(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+    _prepared_database(url)
+    port = free_port()
+    log = Log(subprocess.Popen(
+        [sys.executable, "-m", "runtime.cli", "serve", "--port", str(port), "--workers", "1",
+         "--threads", "1"],
+        cwd=ROOT, env={**os.environ, "DATABASE_URL": url, "TICKETFLOW_INSTANCE": str(tmp_path)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True))
+    log.until("started; every")  # the scheduler
+    deadline = time.monotonic() + READY_S
+    while not answers(port):  # the web worker has built the app
+        assert time.monotonic() < deadline, log.text
+        time.sleep(0.1)
+    os.killpg(log.process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    log.process.wait(timeout=SAYS_WITHIN_S)
+    text = log.to_the_end()
+    assert log.process.returncode == 0, text
+    assert "refused to gracefully stop" not in text  # granian then kills its workers
+    assert "Traceback" not in text
+    assert re.search(r"INFO worker \S+ stopped", text), text

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -28,7 +29,7 @@ from runtime.services import timers
 from runtime.worker import Worker
 from tests.conftest import ROOT
 from tests.runtime.conftest import Seed
-from tests.runtime.servers import TcpProxy
+from tests.runtime.servers import SAYS_WITHIN_S, Log, TcpProxy, free_port
 from tests.runtime.test_timers import fired_keys, schedule
 
 
@@ -148,48 +149,71 @@ def test_worker_once_on_an_unreachable_database_is_one_line_and_exit_1(tmp_path:
     assert line.startswith("Error: database:")
 
 
-def _start(database: Database, tmp_path: Path, name: str) -> subprocess.Popen[str]:
+def _start(database: Database, tmp_path: Path, name: str) -> Log:
     env = {**os.environ, **_env(database, tmp_path)}
-    return subprocess.Popen(
+    return Log(subprocess.Popen(
         [sys.executable, "-m", "runtime.cli", "worker", "--interval", "0.2", "--id", name],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
 
 
-def _read_until(process: subprocess.Popen[str], text: str, log: list[str]) -> None:
-    """Read the worker's log up to a line containing `text` (no sleeping: it tells us)."""
-    assert process.stderr is not None
-    for line in process.stderr:
-        log.append(line)
-        if text in line:
-            return
-    raise AssertionError(f"the worker ended before saying {text!r}:\n{''.join(log)}")
-
-
-def _terminate(process: subprocess.Popen[str], log: list[str]) -> str:
-    process.send_signal(signal.SIGTERM)
-    _, rest = process.communicate(timeout=60)
-    text = "".join(log) + rest
-    assert process.returncode == 0, text
+def _terminate(log: Log) -> str:
+    """SIGTERM, as a process manager stops a service: a clean exit, no traceback."""
+    log.process.send_signal(signal.SIGTERM)
+    log.process.wait(timeout=SAYS_WITHIN_S)
+    text = log.to_the_end()
+    assert log.process.returncode == 0, text
     assert "Traceback" not in text
     return text
 
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 def test_sigterm_stops_the_worker_gracefully(seed: Seed, tmp_path: Path):
-    process, log = _start(seed.db, tmp_path, "svc"), []
-    _read_until(process, "worker svc started", log)
-    assert "worker svc stopped" in _terminate(process, log)
+    log = _start(seed.db, tmp_path, "svc")
+    log.until("worker svc started")
+    assert "worker svc stopped" in _terminate(log)
 
 
 def test_a_worker_started_while_the_database_is_down_waits_for_it(
         seed: Seed, outage: Outage, tmp_path: Path):
     schedule(seed, "t:waited", -10 * 365 * 24 * 60)
-    process, log = _start(outage.db, tmp_path, "early"), []
-    _read_until(process, "the database is unreachable", log)
+    log = _start(outage.db, tmp_path, "early")
+    log.until("the database is unreachable")
     outage.restore()
-    _read_until(process, "timers: 1 fired", log)
-    _terminate(process, log)
+    log.until("timers: 1 fired")
+    _terminate(log)
     assert fired_keys(outage.db) == {"t:waited": 1}
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_serve_runs_a_scheduler_beside_the_server_and_stops_it(seed: Seed, tmp_path: Path):
+    schedule(seed, "t:served", -10 * 365 * 24 * 60)
+    env = {**os.environ, **_env(seed.db, tmp_path)}
+    log = Log(subprocess.Popen(
+        [sys.executable, "-m", "runtime.cli", "serve", "--port", str(free_port()),
+         "--workers", "1", "--threads", "1", "--no-access-log"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+    log.until("and one scheduler")
+    log.until("timers: 1 fired")
+    # Stopping the server stops its scheduler: the output ends with the worker's.
+    assert "stopped" in _terminate(log).split("timers: 1 fired", 1)[1]
+    assert fired_keys(seed.db) == {"t:served": 1}
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_a_scheduler_stops_when_the_server_that_started_it_is_killed(
+        seed: Seed, tmp_path: Path):
+    # The shell stands for `ticketflow serve`; SIGKILL leaves it no chance to clean up.
+    command = (f"{shlex.quote(sys.executable)} -m runtime.cli worker --interval 0.2 "
+               "--id orphan --parent $$ & wait")
+    env = {**os.environ, **_env(seed.db, tmp_path)}
+    log = Log(subprocess.Popen(["sh", "-c", command], cwd=ROOT, env=env,
+                               stderr=subprocess.PIPE, text=True))
+    log.until("worker orphan started")
+    log.process.kill()
+    log.process.wait(timeout=SAYS_WITHIN_S)
+    log.until("is gone; stopping")
+    # The output ends when its last writer, the worker, has exited.
+    assert "worker orphan stopped" in log.to_the_end()
 
 
 def test_a_worker_lease_covers_a_batch_of_slow_sends():
