@@ -50,7 +50,7 @@ def _admin_session(acting: str | None) -> Iterator[tuple[Database, Request]]:
             if username is None:
                 raise click.ClickException(
                     "there is no administrator; create one with "
-                    "`ticketflow users create NAME --role admin` or pass --as")
+                    "`ticketflow users create NAME --role admin` or pass --user NAME")
         yield database, base._acting_as(database, username, base._now())
 
 
@@ -293,7 +293,74 @@ def test_command(paths: tuple[str, ...]) -> None:
     sys.exit(1 if failed or broken else 0)
 
 
+# --- tickets as a file ----------------------------------------------------------------
+
+
+@click.group("tickets")
+def tickets_group() -> None:
+    """Tickets."""
+
+
+def _instant_option(name: str, help_text: str) -> Any:
+    def parse(_context: Any, _param: Any, value: str | None) -> Any:
+        from zoneinfo import ZoneInfo
+
+        from runtime.config import Settings
+        from runtime.context import instant_or_day
+
+        if value is None:
+            return None
+        try:
+            return instant_or_day(value, ZoneInfo(Settings.from_env().timezone))
+        except ValueError as error:
+            raise click.BadParameter(f"{value!r} {error}") from None
+    return click.option(name, metavar="WHEN", callback=parse, help=help_text)
+
+
+@tickets_group.command("export")
+@click.option("--format", "export_format", type=click.Choice(["csv", "jsonl"]),
+              default="csv", show_default=True,
+              help="CSV for spreadsheets, JSON Lines (one API ticket a line) for programs.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file (default: standard output).")
+@click.option("--type", "ticket_type", metavar="KEY", help="Only this ticket type.")
+@click.option("--state", metavar="ID", help="Only tickets in this state.")
+@click.option("--team", metavar="KEY", help="Only this team's tickets (`none`: no team).")
+@click.option("--assignee", metavar="NAME", help="Only this agent's (`none`: unassigned).")
+@click.option("--open/--closed", "is_open", default=None, help="Only open or closed ones.")
+@_instant_option("--from", "Created at or after: a date (midnight on TICKETFLOW_TIMEZONE's "
+                 "clock) or an ISO 8601 instant with its offset.")
+@_instant_option("--before", "Created before: a date or an instant, as --from.")
+@click.option("--user", "acting", metavar="NAME",
+              help="The supervisor or administrator whose view to export (default: the "
+                   "first administrator).")
+def tickets_export(export_format: str, output: Path | None, ticket_type: str | None,
+                   state: str | None, team: str | None, assignee: str | None,
+                   is_open: bool | None, acting: str | None, **created: Any) -> None:
+    """Every ticket USER may see that matches the filters, oldest first, as one file; the
+    export is recorded in the audit log."""
+    from zoneinfo import ZoneInfo
+
+    from runtime.config import Settings
+    from runtime.services import exports
+    from runtime.services.tickets import Filters
+
+    filters = Filters(ticket_type=ticket_type, state=state, team=team, assignee=assignee,
+                      open=is_open, created_from=created["from"],
+                      created_before=created["before"])
+    with _admin_session(acting) as (database, request), _service_errors():
+        exported = exports.export_tickets(
+            database, request, filters, exports.ExportFormat(export_format),
+            zone=ZoneInfo(Settings.from_env().timezone))
+        with click.open_file(str(output) if output else "-", "wb") as stream:
+            for chunk in exported.chunks:
+                stream.write(chunk)
+    if output is not None:
+        click.echo(f"wrote {output}", err=True)
+
+
 def register(group: click.Group) -> None:
     """Add these commands to the `ticketflow` group."""
-    for command in (templates, export_command, import_command, diff_command, test_command):
+    for command in (templates, export_command, import_command, diff_command, test_command,
+                    tickets_group):
         group.add_command(command)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, tzinfo
 
 from runtime.models import Role
 
@@ -14,6 +14,26 @@ Clock = Callable[[], datetime]
 def system_clock() -> datetime:
     """The real clock (used only at the edges: the web app, the CLI, the worker)."""
     return datetime.now(UTC)
+
+
+def instant_or_day(text: str, zone: tzinfo) -> datetime:
+    """An instant a person or a program typed, in UTC: ISO 8601 with its offset
+    (2026-12-01T08:00:00+08:00), or a date (2026-12-01), meaning its midnight on `zone`'s
+    clock. ValueError says what is wrong."""
+    try:
+        if len(text) == 10:
+            instant = datetime.combine(date.fromisoformat(text), time(), zone)
+        else:
+            instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError("must be a date (YYYY-MM-DD) or an ISO 8601 instant with its "
+                         "offset") from None
+    if instant.tzinfo is None:
+        raise ValueError("an instant needs its offset (add Z or +08:00)")
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError:  # the first or last day of the calendar, shifted past it
+        raise ValueError("is out of range") from None
 
 
 @dataclass(frozen=True, slots=True)

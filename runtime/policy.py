@@ -262,6 +262,20 @@ def can_supervise(actor: Actor) -> bool:
     return actor.role in (Role.SUPERVISOR, Role.ADMIN)
 
 
+def can_export_tickets(actor: Actor) -> bool:
+    """Supervisors and admins may take tickets out of the app as a file: a file is beyond
+    the reach of roles and of the audit log once written, so it is for those who answer
+    for their teams' data. It holds what they may see and no more (an export walks the
+    same list, so its rows and fields follow `visible_tickets` and `visible_values`)."""
+    return actor.role in (Role.SUPERVISOR, Role.ADMIN)
+
+
+def export_roles(actor: Actor) -> frozenset[str]:
+    """Every definition role `actor` may hold on some ticket: a field visible to none of
+    them gets no column in an export (its label says nothing to them either)."""
+    return creator_roles(actor) | {"assignee"}
+
+
 def supervised_team_ids(actor: Actor) -> frozenset[int] | None:
     """The teams whose agents a supervisor oversees (None: every team, for admins)."""
     return None if actor.is_admin else actor.team_ids

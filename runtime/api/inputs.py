@@ -18,11 +18,12 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from flask import request
 
+from runtime.context import instant_or_day
 from runtime.services.errors import BadRequest, Invalid, UnsupportedMedia
 
 MAX_DEPTH = 64
@@ -263,6 +264,12 @@ def bounded_int(minimum: int, maximum: int) -> Callable[[str], int]:
             raise ValueError(f"must be a whole number from {minimum} to {maximum}")
         return int(raw)
     return parse
+
+
+def instant_parameter(zone: tzinfo) -> Callable[[str], datetime]:
+    """A parser for an instant: ISO 8601 with its offset, or a date (its midnight on
+    `zone`'s clock)."""
+    return lambda raw: instant_or_day(raw, zone)
 
 
 def flag(raw: str) -> bool:

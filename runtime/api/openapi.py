@@ -279,12 +279,14 @@ IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": _st
 TICKET = ("200", _json_response("The ticket.", _obj({"ticket": ref("Ticket")}, ("ticket",)),
                                 ETAG_HEADER))
 CHANGE_ERRORS = (400, 403, 404, 409, 413, 415, 422)
+WHEN = ("A date (YYYY-MM-DD: its midnight on the installation's clock) or an ISO 8601 "
+        "instant with its offset.")
 
 
 def _tickets() -> dict[str, Any]:
     listing = _obj({"items": {"type": "array", "items": ref("Ticket")},
                     "next_cursor": NULLABLE_STRING}, ("items", "next_cursor"))
-    list_parameters = [
+    filters = [
         _query("type", _string(64), "Ticket type key."),
         _query("state", _string(64), "State id."),
         _query("assignee", _string(150), "A user name, `me` or `none`."),
@@ -292,6 +294,11 @@ def _tickets() -> dict[str, Any]:
         _query("requester", _string(150), "A user name or `me`."),
         _query("q", _string(200), "Text in the number or the title."),
         _query("open", {"type": "boolean"}, "Only open (true) or closed (false) tickets."),
+        _query("created_from", _string(40), f"Created at or after this. {WHEN}"),
+        _query("created_before", _string(40), f"Created before this. {WHEN}"),
+    ]
+    list_parameters = [
+        *filters,
         _query("cursor", _string(200), "`next_cursor` of the previous page."),
         _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
                "Page size."),
@@ -312,6 +319,22 @@ def _tickets() -> dict[str, Any]:
             "get": operation("List tickets", "listTickets", "tickets",
                              ("200", _json_response("A page of tickets.", listing)), (400,),
                              list_parameters),
+        },
+        "/tickets/export": {
+            "get": operation(
+                "Export tickets", "exportTickets", "tickets", ("200", {
+                    "description": "Every ticket the caller may see that matches the filters, "
+                                   "oldest first, as a file (supervisors and "
+                                   "administrators). CSV: UTF-8 with a byte-order mark, "
+                                   "headings and labels in the caller's language, times on "
+                                   "the installation's clock. JSON Lines: one ticket per "
+                                   "line, as `getTicket` gives it.",
+                    "headers": {"Content-Disposition": {"schema": _string()}},
+                    "content": {"text/csv": {"schema": {"type": "string"}},
+                                "application/x-ndjson": {"schema": {"type": "string"}}}}),
+                (400, 403), [*filters, _query("format", {"enum": ["csv", "jsonl"],
+                                                         "default": "csv"},
+                                              "The file's format.")]),
         },
         "/tickets/{number}": {
             "parameters": [NUMBER],

@@ -8,31 +8,49 @@ body's `version` or `If-Match`), and a stale one is a 409 carrying the current t
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Response, jsonify, request, url_for
 from sqlalchemy.orm import Session
 
-from runtime.api.blueprint import api, db
+from runtime.api.blueprint import api, db, settings
 from runtime.api.errors import service_error_body
 from runtime.api.inputs import (
     Members,
     bounded_int,
     expected_version,
     flag,
+    instant_parameter,
     json_body,
     query,
     text_parameter,
 )
-from runtime.services import idempotency, tickets
+from runtime.services import exports, idempotency, tickets
 from runtime.services.tickets import TicketView
-from runtime.web.context import service_request
+from runtime.web.context import export_download, service_request
 
 NAME = 150  # user names and keys are at most this long in the database
-LIST_PARAMETERS = {
+FILTER_PARAMETERS = {
     "type": text_parameter(64), "state": text_parameter(64), "assignee": text_parameter(NAME),
     "team": text_parameter(64), "requester": text_parameter(NAME), "q": text_parameter(200),
-    "open": flag, "cursor": text_parameter(200), "limit": bounded_int(1, tickets.MAX_PAGE),
+    "open": flag,
 }
+PAGE_PARAMETERS = {"cursor": text_parameter(200), "limit": bounded_int(1, tickets.MAX_PAGE)}
+
+
+def _filter_parsers() -> dict[str, Any]:
+    # Dates are midnights on the installation's clock, which only the app knows.
+    zone = ZoneInfo(settings().timezone)
+    return {**FILTER_PARAMETERS, "created_from": instant_parameter(zone),
+            "created_before": instant_parameter(zone)}
+
+
+def _filters(args: dict[str, Any]) -> tickets.Filters:
+    return tickets.Filters(
+        ticket_type=args.get("type"), state=args.get("state"), assignee=args.get("assignee"),
+        team=args.get("team"), requester=args.get("requester"), text=args.get("q"),
+        open=args.get("open"), created_from=args.get("created_from"),
+        created_before=args.get("created_before"))
 
 
 def _ticket_response(view: TicketView, status: int = 200) -> Response:
@@ -90,15 +108,30 @@ def create_ticket() -> Response:
 def list_tickets() -> Response:
     """The tickets the caller may see, newest first, a page at a time."""
     service = service_request()
-    args = query(LIST_PARAMETERS)
-    filters = tickets.Filters(
-        ticket_type=args.get("type"), state=args.get("state"), assignee=args.get("assignee"),
-        team=args.get("team"), requester=args.get("requester"), text=args.get("q"),
-        open=args.get("open"))
-    page = tickets.list_tickets(db(), service, filters, cursor=args.get("cursor"),
+    args = query({**_filter_parsers(), **PAGE_PARAMETERS})
+    page = tickets.list_tickets(db(), service, _filters(args), cursor=args.get("cursor"),
                                 limit=args.get("limit", 50))
     return jsonify({"items": [item.to_dict() for item in page.items],
                     "next_cursor": page.next_cursor})
+
+
+def _export_format(raw: str) -> exports.ExportFormat:
+    try:
+        return exports.ExportFormat(raw)
+    except ValueError:
+        raise ValueError(f"must be one of {', '.join(exports.ExportFormat)}") from None
+
+
+@api.get("/tickets/export")
+def export_tickets() -> Response:
+    """Every ticket the caller may see that matches the list's filters, oldest first, as
+    one CSV or JSON Lines file (supervisors and administrators)."""
+    service = service_request()
+    args = query({**_filter_parsers(), "format": _export_format})
+    exported = exports.export_tickets(db(), service, _filters(args),
+                                      args.get("format", exports.ExportFormat.CSV),
+                                      zone=ZoneInfo(settings().timezone))
+    return export_download(exported)
 
 
 @api.get("/tickets/<number>")

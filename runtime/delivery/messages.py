@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from engine.model import Field
 from runtime.models import EventKind, NoticeKind
 
 LANGUAGES = ("en", "zh")
@@ -265,6 +266,14 @@ def headline(event: str, language: str, values: Mapping[str, Any]) -> str:
     table = HEADLINES[language_of(language)]
     template = table.get(event, table[""])
     return " ".join(_fill(template, {**values, "event": event}).split())
+
+
+def option_labels(field: Field, language: str) -> dict[str, str]:
+    """A choice field's labels in `language` by stored value (dependent options too)."""
+    options = list(field.options)
+    for group in (field.dependent_options or {}).values():
+        options.extend(group)
+    return {option.value: option.label.text(language) for option in options}
 
 
 def display(value: Any, language: str, option_labels: Mapping[str, str] | None = None) -> str:

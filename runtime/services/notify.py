@@ -80,13 +80,6 @@ _INSERT_OUTBOX = Prepared(insert(OutboxMessage))
 # --- what a recipient may read about a ticket ----------------------------------------
 
 
-def _option_labels(field: Any, language: str) -> dict[str, str]:
-    options = list(field.options)
-    for group in (field.dependent_options or {}).values():
-        options.extend(group)
-    return {option.value: option.label.text(language) for option in options}
-
-
 def _fields(ticket_type: TicketType, values: Mapping[str, Any],
             language: str) -> list[list[str]]:
     shown = []
@@ -94,7 +87,7 @@ def _fields(ticket_type: TicketType, values: Mapping[str, Any],
         value = values.get(field.id)
         if value is None or value == "" or value == []:
             continue
-        labels = _option_labels(field, language) if field.type in (
+        labels = messages.option_labels(field, language) if field.type in (
             FieldType.CHOICE, FieldType.MULTI_CHOICE) else None
         shown.append([field.label.text(language), messages.display(value, language, labels)])
     return shown

@@ -714,6 +714,8 @@ class Filters:
     requester: str | None = None  # a user name or "me"
     text: str | None = None
     open: bool | None = None
+    created_from: datetime | None = None  # created at or after this instant
+    created_before: datetime | None = None  # created before this instant
 
 
 class Order(StrEnum):
@@ -799,6 +801,17 @@ def list_tickets(db: Database, request: Request, filters: Filters, *,
         return Page(items, _make_cursor(rows[limit - 1], order) if more else None)
 
 
+def matching_versions(db: Database, request: Request, filters: Filters) -> list[Compiled]:
+    """The definition versions of the tickets the actor may see that match the filters,
+    by ticket type and version (what an export's columns are made of)."""
+    with db.read() as session:
+        query = select(Ticket.definition_version_id).where(
+            policy.visible_tickets(request.actor)).distinct()
+        ids = session.scalars(_apply_filters(session, request, query, filters)).all()
+        found = [compiled_version(session, version_id) for version_id in ids]
+    return sorted(found, key=lambda compiled: (compiled.ticket_type.id, compiled.version))
+
+
 def _user_filter(session: Session, request: Request, value: str) -> int | None:
     if value == "me":
         return request.actor.user_id
@@ -810,6 +823,24 @@ def _apply_filters(session: Session, request: Request, query: Any, filters: Filt
         query = query.where(Ticket.ticket_type == filters.ticket_type)
     if filters.state:
         query = query.where(Ticket.state == filters.state)
+    query = _people_filters(session, request, query, filters)
+    if filters.open is not None:
+        query = query.where(Ticket.closed_at.is_(None) if filters.open
+                            else Ticket.closed_at.is_not(None))
+    if filters.created_from is not None:
+        query = query.where(Ticket.created_at >= filters.created_from)
+    if filters.created_before is not None:
+        query = query.where(Ticket.created_at < filters.created_before)
+    if filters.text:
+        pattern = "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%")\
+            .replace("_", "\\_") + "%"
+        query = query.where(or_(Ticket.number.ilike(pattern, escape="\\"),
+                                Ticket.title.ilike(pattern, escape="\\")))
+    return query
+
+
+def _people_filters(session: Session, request: Request, query: Any, filters: Filters) -> Any:
+    """Assignee, requester and team."""
     if filters.assignee == "none":
         query = query.where(Ticket.assignee_id.is_(None))
     elif filters.assignee:
@@ -825,12 +856,4 @@ def _apply_filters(session: Session, request: Request, query: Any, filters: Filt
     elif filters.team:
         team_id = session.scalar(select(Team.id).where(Team.key == filters.team))
         query = query.where(Ticket.team_id == (team_id or -1))
-    if filters.open is not None:
-        query = query.where(Ticket.closed_at.is_(None) if filters.open
-                            else Ticket.closed_at.is_not(None))
-    if filters.text:
-        pattern = "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%")\
-            .replace("_", "\\_") + "%"
-        query = query.where(or_(Ticket.number.ilike(pattern, escape="\\"),
-                                Ticket.title.ilike(pattern, escape="\\")))
     return query

@@ -6,13 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import cast
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from flask_login import current_user
 
 from runtime.config import Settings
 from runtime.context import Actor, Clock, Request
 from runtime.db import Database
 from runtime.services.errors import Unauthorized
+from runtime.services.exports import TicketExport
 
 
 @dataclass
@@ -42,3 +43,10 @@ def service_request() -> Request:
     if actor is None:
         raise Unauthorized("log in or send an API token (Authorization: Bearer ...)")
     return Request(actor, runtime().clock(), request.remote_addr)
+
+
+def export_download(exported: TicketExport) -> Response:
+    """An export sent as it is produced, saved by the browser under its file name."""
+    response = Response(exported.chunks, content_type=exported.media_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{exported.filename}"'
+    return response

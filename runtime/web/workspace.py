@@ -7,6 +7,7 @@ list when a filter changes, and the same URLs render whole pages without JavaScr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -16,10 +17,18 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from runtime import policy
-from runtime.services import definitions, directory, sla, tickets, workspace
+from runtime.context import instant_or_day
+from runtime.services import definitions, directory, exports, sla, tickets, workspace
 from runtime.services.errors import Conflict, Invalid, ServiceError
-from runtime.web.common import error_text, flash_error, is_htmx, ui_request, version_from
-from runtime.web.context import runtime
+from runtime.web.common import (
+    error_text,
+    flash_error,
+    is_htmx,
+    ui_request,
+    version_from,
+    zone,
+)
+from runtime.web.context import export_download, runtime
 
 bp = Blueprint("workspace", __name__)
 PAGE_SIZE = 25
@@ -66,7 +75,22 @@ def _filters(tab: Tab) -> tickets.Filters:
             chosen[name] = value
     if tab.key == "all" and args.get("open") in ("1", "0"):
         chosen["open"] = args["open"] == "1"
+    # Dates on the installation's clock; "to" includes its whole day.
+    if (start := _day(args.get("from"))) is not None:
+        chosen["created_from"] = start
+    if (end := _day(args.get("to"))) is not None:
+        chosen["created_before"] = end + timedelta(days=1)
     return tickets.Filters(**chosen)
+
+
+def _day(raw: str | None) -> datetime | None:
+    """The midnight starting a YYYY-MM-DD day (None for anything else: a filter that
+    cannot be read is left out, as a browser without date inputs may send text)."""
+    text = (raw or "").strip()
+    try:
+        return instant_or_day(text, zone()) if len(text) == 10 else None
+    except ValueError:
+        return None
 
 
 def _order() -> tickets.Order:
@@ -95,15 +119,38 @@ def queue(tab: str = "mine") -> str:
         page = tickets.Page([], None)
     context = {"tab": chosen, "tabs": TABS, "page": page, "orders": ORDERS,
                "args": request.args, "types": _types(service),
-               "next_url": _next_url(page.next_cursor)}
+               "next_url": _next_url(page.next_cursor),
+               "export_url": _export_url(chosen) if policy.can_export_tickets(
+                   service.actor) else None}
     if is_htmx() and request.headers.get("HX-Target") == "queue-list":
         return render_template("_queue_list.html", **context)
     return render_template("workspace.html", **context)
 
 
+@bp.get("/work/<tab>/export.csv")
+@login_required
+def export(tab: str) -> Response:
+    """The list as it is filtered, every page of it, as a CSV file (supervisors and
+    administrators)."""
+    _staff_only()
+    chosen = TAB_BY_KEY.get(tab)
+    service = ui_request()
+    if chosen is None or not policy.can_export_tickets(service.actor):
+        abort(404)
+    return export_download(exports.export_tickets(
+        runtime().db, service, _filters(chosen), exports.ExportFormat.CSV, zone=zone()))
+
+
 def _types(service: Any) -> list[dict[str, Any]]:
     return [entry for entry in definitions.list_definitions(runtime().db, service)
             if "version" in entry]
+
+
+def _export_url(tab: Tab) -> str:
+    """The export of what the list shows now (its filters, not its page or order)."""
+    args = {key: value for key, value in request.args.items()
+            if key not in ("cursor", "sort") and value}
+    return url_for("workspace.export", tab=tab.key, **args)
 
 
 def _next_url(cursor: str | None) -> str | None:
