@@ -21,7 +21,8 @@ agents) and gets SLA clocks on the cn-workdays calendar.
 Then, on SQLite: list the newest 50 tickets of one type in one state with 100,000
 tickets stored (bulk-loaded with raw SQL), median of many runs of
 `tickets.list_tickets`, as an administrator and as an agent (whose visibility rule adds
-an OR), against the same query in raw SQL.
+an OR), against the same query in raw SQL; and export all of them as an administrator
+(CSV and JSON Lines, `services.exports`), against sqlite3 rows fed to csv.writer.
 
 Durability is what the application uses: SQLite in WAL mode with synchronous=NORMAL
 and checkpoints on a background thread (runtime/db.py, runtime/checkpoint.py; the floor
@@ -38,7 +39,9 @@ gets a scratch database `tf_bench`, created and dropped here (skipped when unrea
 from __future__ import annotations
 
 import argparse
+import csv
 import http.client
+import io
 import json
 import os
 import platform
@@ -72,7 +75,7 @@ from runtime.context import Actor, Request  # noqa: E402
 from runtime.db import Database  # noqa: E402
 from runtime.migrate import upgrade  # noqa: E402
 from runtime.models import Role  # noqa: E402
-from runtime.services import accounts, agents, definitions, tickets  # noqa: E402
+from runtime.services import accounts, agents, definitions, exports, tickets  # noqa: E402
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 PG_ADMIN = os.environ.get("TICKETFLOW_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -630,8 +633,37 @@ def bench_list(args: argparse.Namespace, scratch: Path, report: Report) -> None:
         connection.close()
         report.note(f"floor: the same 50 rows in raw SQL (sqlite3): median {median:.2f} ms, "
                     f"best {best:.2f} ms")
+        bench_export(setup, path, args.rows, report)
     finally:
         setup.db.dispose()
+
+
+def bench_export(setup: Setup, path: Path, stored: int, report: Report) -> None:
+    """Every stored ticket exported as an administrator, against the floor: the same rows
+    read with sqlite3 and written by csv.writer (values decoded, no labels, no policy)."""
+    for export_format in exports.ExportFormat:
+        start = time.perf_counter()
+        exported = exports.export_tickets(setup.db, setup.request(setup.admin),
+                                          tickets.Filters(), export_format)
+        size = sum(len(chunk) for chunk in exported.chunks)
+        seconds = time.perf_counter() - start
+        report.note(f"export of all {stored} tickets as {export_format}: {seconds:.1f} s, "
+                    f"{stored / seconds:,.0f} tickets/s, {size / 1e6:.1f} MB")
+    start = time.perf_counter()
+    connection = sqlite3.connect(path)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in connection.execute("SELECT number, ticket_type, state, title, requester_id, "
+                                  "assignee_id, team_id, created_at, updated_at, closed_at, "
+                                  "reopen_count, data FROM tickets ORDER BY id"):
+        writer.writerow([*row[:-1], *json.loads(row[-1]).values()])
+        if buffer.tell() > 64 * 1024:
+            buffer.seek(0)
+            buffer.truncate()
+    connection.close()
+    seconds = time.perf_counter() - start
+    report.note(f"floor: the same rows by sqlite3 into csv.writer: {seconds:.1f} s, "
+                f"{stored / seconds:,.0f} tickets/s")
 
 
 # --- summary -------------------------------------------------------------------------

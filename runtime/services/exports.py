@@ -81,6 +81,7 @@ class TicketExport:
 class _Column:
     field_id: str
     spec: Field
+    labels: dict[str, str] | None  # a choice field's labels by value, in the language
 
 
 def export_tickets(db: Database, request: Request, filters: Filters,
@@ -140,7 +141,7 @@ def _csv(db: Database, request: Request, filters: Filters, language: str,
     type_names = {compiled.ticket_type.id: compiled.ticket_type.name.text(language)
                   for compiled in versions}  # sorted by version: the newest name wins
     columns = _field_columns([compiled.ticket_type.fields for compiled in versions],
-                             policy.export_roles(request.actor))
+                             policy.export_roles(request.actor), language)
     zone_name = str(getattr(zone, "key", None) or zone.tzname(None) or "UTC")
     headings = HEADINGS[language]
     buffer = io.StringIO()
@@ -157,7 +158,7 @@ def _csv(db: Database, request: Request, filters: Filters, language: str,
             view.assignee or "", view.team or "", _local(view.created_at, zone),
             _local(view.updated_at, zone), _local(view.closed_at, zone), view.reopen_count,
             statuses.get(status, status) if status else "",
-            *(_cell(column.spec, view.values.get(column.field_id), language, zone)
+            *(_cell(column, view.values.get(column.field_id), language, zone)
               for column in columns),
         ])
         if buffer.tell() > 64 * 1024:
@@ -172,22 +173,26 @@ def _taken(buffer: io.StringIO) -> str:
     return text
 
 
-def _field_columns(forms: list[tuple[Field, ...]], roles: frozenset[str]) -> list[_Column]:
+def _field_columns(forms: list[tuple[Field, ...]], roles: frozenset[str],
+                   language: str) -> list[_Column]:
     """One column per field id, in the order the forms list them (the first form to name
     an id gives its label); fields these roles may never see are left out."""
     columns: dict[str, _Column] = {}
     for fields in forms:
         for spec in fields:
             if spec.id not in columns and may_see(spec, roles):
-                columns[spec.id] = _Column(spec.id, spec)
+                choice = spec.type in (FieldType.CHOICE, FieldType.MULTI_CHOICE)
+                columns[spec.id] = _Column(
+                    spec.id, spec, messages.option_labels(spec, language) if choice else None)
     return list(columns.values())
 
 
-def _cell(spec: Field, value: Any, language: str, zone: tzinfo) -> str | int | float:
+def _cell(column: _Column, value: Any, language: str, zone: tzinfo) -> str | int | float:
     """A field value as a spreadsheet cell: choices by label, yes/no, files by name,
     instants on the installation's clock, a table as its JSON."""
     if value is None or value == "" or value == []:
         return ""
+    spec = column.spec
     if spec.type is FieldType.TABLE:
         return orjson.dumps(value).decode()
     if spec.type is FieldType.DATETIME and isinstance(value, str):
@@ -197,9 +202,7 @@ def _cell(spec: Field, value: Any, language: str, zone: tzinfo) -> str | int | f
             return _text(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return value
-    labels = (messages.option_labels(spec, language)
-              if spec.type in (FieldType.CHOICE, FieldType.MULTI_CHOICE) else None)
-    return _text(messages.display(value, language, labels))
+    return _text(messages.display(value, language, column.labels))
 
 
 def _text(value: str) -> str:
