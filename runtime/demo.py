@@ -29,7 +29,7 @@ from sqlalchemy.orm import selectinload
 from runtime.context import Request
 from runtime.db import Database
 from runtime.models import Definition, Role, Team, Ticket, User
-from runtime.services import accounts, agents, attachments, templates, tickets
+from runtime.services import accounts, agents, attachments, surveys, templates, tickets
 from runtime.services.errors import Conflict, NotFound
 
 TEMPLATES = ("repair", "it-support", "service", "after-sales", "production-process")
@@ -122,7 +122,7 @@ class Step:
 
     hours: float
     actor: str  # a user name, or ASSIGNEE
-    action: str  # claim | fire | update | comment | internal | transfer
+    action: str  # claim | fire | update | comment | internal | transfer | survey
     arg: str = ""  # the transition, the comment's text or the team key
     values: Mapping[str, Any] = field(default_factory=dict)
 
@@ -193,6 +193,8 @@ REPAIRS: tuple[Story, ...] = (
         Step(3, A, "fire", "resolve", RESOLVED),
         Step(19.9, "li", "comment", "已经可以正常打印了，谢谢！"),
         Step(20, "li", "fire", "confirm", {"confirmed": True}),
+        Step(20.5, "li", "survey", values={"csat": 5, "nps": 9,
+                                           "comment": "远程就解决了，很快，谢谢！"}),
     )),
     Story("alice", 130, _repair("LAP-1187", "laptop", "hardware", "no_boot",
                                 "The laptop does not boot: the power LED blinks amber three "
@@ -243,6 +245,9 @@ REPAIRS: tuple[Story, ...] = (
         Step(5, A, "fire", "resolve",
              {"resolution": "Moved the uplinks to the spare module; ordered a replacement."}),
         Step(8, "zhao", "fire", "confirm", {"confirmed": True}),
+        Step(9, "alice", "survey", values={
+            "csat": 4, "nps": 8,
+            "comment": "Fixed the same day. A word before the switch-over would have helped."}),
     )),
     Story("li", 40, _repair("PRN-0388", "printer", "software", "poor_print",
                             "打印出来的中文字体显示为方框。", "+86 138 0013 8000"), submit=False),
@@ -270,6 +275,7 @@ REPAIRS: tuple[Story, ...] = (
         Step(1.5, A, "fire", "resolve",
              {"resolution": "Reinstalled the display driver; brightness keys work again."}),
         Step(4, "li", "fire", "confirm", {"confirmed": True}),
+        Step(4.2, "li", "survey", values={"csat": 3, "nps": 6}),
     )),
 )
 IT_SUPPORT: tuple[Story, ...] = (
@@ -487,6 +493,9 @@ def _stepper(db: Database, story: Story, step: Step, at: datetime,
             tickets.comment(db, request, number, step.arg, internal=step.action == "internal")
         elif step.action == "transfer":
             tickets.transfer(db, request, number, reason=values["reason"], to_team=step.arg)
+        elif step.action == "survey":
+            surveys.answer_as_requester(db, request, number, surveys.Answer(
+                values["csat"], values.get("nps"), values.get("comment")))
         else:  # a typo in STORIES, caught by the demo's test
             raise ValueError(f"unknown demo action {step.action!r}")
 

@@ -271,8 +271,8 @@ def can_export_tickets(actor: Actor) -> bool:
 
 
 def export_roles(actor: Actor) -> frozenset[str]:
-    """Every definition role `actor` may hold on some ticket: a field visible to none of
-    them gets no column in an export (its label says nothing to them either)."""
+    """Every definition role `actor` may hold on some ticket. A field visible to none of
+    them gets no column in their export: not even its label is theirs to read."""
     return creator_roles(actor) | {"assignee"}
 
 

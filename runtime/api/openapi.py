@@ -581,7 +581,43 @@ def _surveys() -> dict[str, Any]:
     by_link = operation("Answer a survey through its one-time link", "answerSurveyByLink",
                         "surveys", answered, body=answer, public=True)
     by_link["responses"].update(_error_responses((400, 404, 409, 413, 415, 422)))
+    counts = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0},
+              "description": "Answers by score."}
+    nullable_number = {"type": ["number", "null"]}
+    summary = _obj({
+        "from": INSTANT, "before": INSTANT, "ticket_type": NULLABLE_STRING,
+        "team": NULLABLE_STRING, "sent": {"type": "integer", "minimum": 0},
+        "answered": {"type": "integer", "minimum": 0}, "response_rate": nullable_number,
+        "csat": _obj({"average": nullable_number, "satisfied": nullable_number,
+                      "answers": counts}, ("average", "satisfied", "answers")),
+        "nps": _obj({"score": {"type": ["integer", "null"], "minimum": -100, "maximum": 100},
+                     "answers": counts}, ("score", "answers")),
+        "agents": {"type": "array", "items": _obj({
+            "agent": _string(), "answered": {"type": "integer"},
+            "csat_average": {"type": "number"}}, ("agent", "answered", "csat_average"))},
+        "comments": {"type": "array", "items": _obj({
+            "number": _string(), "csat": {"type": "integer"},
+            "nps": {"type": ["integer", "null"]}, "comment": _string(),
+            "answered_at": INSTANT}, ("number", "csat", "nps", "comment", "answered_at"))},
+    }, ("from", "before", "ticket_type", "team", "sent", "answered", "response_rate",
+        "csat", "nps", "agents", "comments"))
     return {
+        "/surveys/summary": {
+            "get": operation(
+                "Survey results of a period", "surveySummary", "surveys",
+                ("200", _json_response(
+                    "The surveys sent in the period (tickets closed then) about tickets the "
+                    "caller may see, summed up: CSAT average and share of 4s and 5s, NPS "
+                    "(promoters minus detractors, in points), answers per agent, the latest "
+                    "comments. Supervisors and administrators.", summary)),
+                (400, 403), [
+                    _query("from", _string(40), f"Sent at or after this (default: 30 days "
+                                                f"before `before`). {WHEN}"),
+                    _query("before", _string(40), f"Sent before this (default: now). {WHEN}"),
+                    _query("type", _string(64), "Ticket type key."),
+                    _query("team", _string(64), "Team key."),
+                ]),
+        },
         "/surveys/{token}": {
             "parameters": [_path_param("token", _string(200), "The link's secret.")],
             "post": by_link,

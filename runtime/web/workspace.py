@@ -18,7 +18,15 @@ from werkzeug.wrappers import Response
 
 from runtime import policy
 from runtime.context import instant_or_day
-from runtime.services import definitions, directory, exports, sla, tickets, workspace
+from runtime.services import (
+    definitions,
+    directory,
+    exports,
+    satisfaction,
+    sla,
+    tickets,
+    workspace,
+)
 from runtime.services.errors import Conflict, Invalid, ServiceError
 from runtime.web.common import (
     error_text,
@@ -32,6 +40,7 @@ from runtime.web.context import export_download, runtime
 
 bp = Blueprint("workspace", __name__)
 PAGE_SIZE = 25
+SATISFACTION_DAYS = (7, 30, 90)  # the periods the supervisor's page offers; 30 first
 
 
 @dataclass(frozen=True)
@@ -241,9 +250,15 @@ def supervise() -> str:
     breaches = sla.at_risk(db, service)
     page = tickets.list_tickets(db, service, tickets.Filters(open=True), limit=50,
                                 order=tickets.Order.OLDEST)
+    days = request.args.get("days", type=int)
+    days = days if days in SATISFACTION_DAYS else SATISFACTION_DAYS[1]
+    end = satisfaction.until_now(service.now)
+    results = satisfaction.summary(db, service, satisfaction.Period(
+        end - timedelta(days=days), end))
     return render_template("supervise.html", loads=workspace.agent_load(db, service),
                            breaches=breaches, tickets=page.items,
-                           staff=directory.list_users(db, service))
+                           staff=directory.list_users(db, service), results=results,
+                           days=days, day_choices=SATISFACTION_DAYS)
 
 
 @bp.post("/supervise/reassign")
