@@ -16,6 +16,7 @@ from runtime.api import (
     files,
     notifications,
     openapi,
+    reports,
     surveys,
     templates,
     tickets,
@@ -25,4 +26,4 @@ from runtime.api.blueprint import api
 errors.register(api)
 
 __all__ = ["accounts", "agents", "api", "calendars", "definitions", "files",
-           "notifications", "openapi", "surveys", "templates", "tickets"]
+           "notifications", "openapi", "reports", "surveys", "templates", "tickets"]

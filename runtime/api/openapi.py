@@ -574,19 +574,21 @@ def _agents() -> dict[str, Any]:
     }
 
 
-def _surveys() -> dict[str, Any]:
-    answered = ("200", _json_response("Thank you.", _obj({"answered": {"type": "boolean"}},
-                                                          ("answered",))))
-    answer = _body(ref("SurveyAnswer"))
-    by_link = operation("Answer a survey through its one-time link", "answerSurveyByLink",
-                        "surveys", answered, body=answer, public=True)
-    by_link["responses"].update(_error_responses((400, 404, 409, 413, 415, 422)))
+def _reports() -> dict[str, Any]:
+    period = [
+        _query("from", _string(40), f"At or after this (default: 30 days before `before`). "
+                                    f"{WHEN}"),
+        _query("before", _string(40), f"Before this (default: now). {WHEN}"),
+        _query("type", _string(64), "Ticket type key."),
+        _query("team", _string(64), "Team key."),
+    ]
     counts = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0},
               "description": "Answers by score."}
     nullable_number = {"type": ["number", "null"]}
+    covered = {"from": INSTANT, "before": INSTANT, "ticket_type": NULLABLE_STRING,
+               "team": NULLABLE_STRING}
     summary = _obj({
-        "from": INSTANT, "before": INSTANT, "ticket_type": NULLABLE_STRING,
-        "team": NULLABLE_STRING, "sent": {"type": "integer", "minimum": 0},
+        **covered, "sent": {"type": "integer", "minimum": 0},
         "answered": {"type": "integer", "minimum": 0}, "response_rate": nullable_number,
         "csat": _obj({"average": nullable_number, "satisfied": nullable_number,
                       "answers": counts}, ("average", "satisfied", "answers")),
@@ -601,23 +603,50 @@ def _surveys() -> dict[str, Any]:
             "answered_at": INSTANT}, ("number", "csat", "nps", "comment", "answered_at"))},
     }, ("from", "before", "ticket_type", "team", "sent", "answered", "response_rate",
         "csat", "nps", "agents", "comments"))
+    clock = _obj({"kind": _string(), "label": _string(), "met": {"type": "integer"},
+                  "late": {"type": "integer"}, "stopped": {"type": "integer"},
+                  "attainment": nullable_number},
+                 ("kind", "label", "met", "late", "stopped", "attainment"))
+    levels = _obj({
+        **covered, "opened": {"type": "integer", "minimum": 0},
+        "closed": {"type": "integer", "minimum": 0},
+        "median_hours_to_close": nullable_number, "p90_hours_to_close": nullable_number,
+        "clocks": {"type": "array", "items": clock},
+    }, ("from", "before", "ticket_type", "team", "opened", "closed", "median_hours_to_close",
+        "p90_hours_to_close", "clocks"))
     return {
         "/surveys/summary": {
             "get": operation(
-                "Survey results of a period", "surveySummary", "surveys",
+                "Survey results of a period", "surveySummary", "reports",
                 ("200", _json_response(
                     "The surveys sent in the period (tickets closed then) about tickets the "
                     "caller may see, summed up: CSAT average and share of 4s and 5s, NPS "
                     "(promoters minus detractors, in points), answers per agent, the latest "
                     "comments. Supervisors and administrators.", summary)),
-                (400, 403), [
-                    _query("from", _string(40), f"Sent at or after this (default: 30 days "
-                                                f"before `before`). {WHEN}"),
-                    _query("before", _string(40), f"Sent before this (default: now). {WHEN}"),
-                    _query("type", _string(64), "Ticket type key."),
-                    _query("team", _string(64), "Team key."),
-                ]),
+                (400, 403), period),
         },
+        "/sla/summary": {
+            "get": operation(
+                "Service levels of a period", "slaSummary", "reports",
+                ("200", _json_response(
+                    "Tickets the caller may see: opened in the period, closed in it, the "
+                    "median and 90th percentile of their hours from opening to closing, and "
+                    "per SLA clock of the closed ones how many were met on time, late, or "
+                    "stopped unmet; attainment = on time / (on time + late). Supervisors "
+                    "and administrators.", levels)),
+                (400, 403), period),
+        },
+    }
+
+
+def _surveys() -> dict[str, Any]:
+    answered = ("200", _json_response("Thank you.", _obj({"answered": {"type": "boolean"}},
+                                                          ("answered",))))
+    answer = _body(ref("SurveyAnswer"))
+    by_link = operation("Answer a survey through its one-time link", "answerSurveyByLink",
+                        "surveys", answered, body=answer, public=True)
+    by_link["responses"].update(_error_responses((400, 404, 409, 413, 415, 422)))
+    return {
         "/surveys/{token}": {
             "parameters": [_path_param("token", _string(200), "The link's secret.")],
             "post": by_link,
@@ -847,7 +876,7 @@ def _notifications() -> dict[str, Any]:
 
 def _document() -> dict[str, Any]:
     paths = {**_tickets(), **_files(), **_definitions(), **_accounts(), **_agents(),
-             **_surveys(), **_templates(), **_notifications(),
+             **_surveys(), **_reports(), **_templates(), **_notifications(),
              "/openapi.json": {
         "get": operation("This document", "openapi", "meta", (
             "200", _json_response("OpenAPI 3.1.", {"type": "object"})), public=True)}}

@@ -1,18 +1,14 @@
 """The satisfaction survey: answered once, through the one-time link (no login) or by the
-logged-in requester; the requester may ask for a fresh link. Supervisors read the
-results summed up."""
+logged-in requester; the requester may ask for a fresh link."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from zoneinfo import ZoneInfo
-
 from flask import Response, jsonify
 
-from runtime.api.blueprint import api, db, settings
-from runtime.api.inputs import Members, instant_parameter, json_body, query, text_parameter
+from runtime.api.blueprint import api, db
+from runtime.api.inputs import Members, json_body
 from runtime.delivery import messages
-from runtime.services import satisfaction, surveys
+from runtime.services import surveys
 from runtime.web.context import runtime, service_request
 
 
@@ -50,20 +46,3 @@ def survey_link(number: str) -> Response:
                         "page": messages.SURVEY_PATH.format(token=token)})
     response.status_code = 201
     return response
-
-
-SUMMARY_DAYS = 30  # the period when the query names none: the last 30 days
-
-
-@api.get("/surveys/summary")
-def survey_summary() -> Response:
-    """What customers answered about the tickets the caller supervises, over a period
-    (default: the 30 days to now) and optionally one ticket type or team."""
-    service = service_request()
-    zone = ZoneInfo(settings().timezone)
-    args = query({"from": instant_parameter(zone), "before": instant_parameter(zone),
-                  "type": text_parameter(64), "team": text_parameter(64)})
-    end = args.get("before") or satisfaction.until_now(service.now)
-    period = satisfaction.Period(args.get("from", end - timedelta(days=SUMMARY_DAYS)), end,
-                                 args.get("type"), args.get("team"))
-    return jsonify(satisfaction.summary(db(), service, period).to_dict())

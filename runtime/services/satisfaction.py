@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,27 +19,12 @@ from sqlalchemy import func, select
 from runtime import policy
 from runtime.context import Request
 from runtime.db import Database
-from runtime.models import Survey, Team, Ticket, User
-from runtime.services.errors import BadRequest, Forbidden
+from runtime.models import Survey, Ticket, User
+from runtime.services.errors import Forbidden
+from runtime.services.periods import Period
 
 LATEST_COMMENTS = 10
 MAX_AGENTS = 50
-
-
-def until_now(now: datetime) -> datetime:
-    """The end of a period that includes `now` (the end is exclusive)."""
-    return now + timedelta(microseconds=1)
-
-
-@dataclass(frozen=True)
-class Period:
-    """Surveys sent from `start` (inclusive) to `end` (exclusive), of one ticket type or
-    one team when given."""
-
-    start: datetime
-    end: datetime
-    ticket_type: str | None = None
-    team: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,9 +94,7 @@ class Summary:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "from": self.period.start.isoformat(), "before": self.period.end.isoformat(),
-            "ticket_type": self.period.ticket_type, "team": self.period.team,
-            "sent": self.sent, "answered": self.answered,
+            **self.period.to_dict(), "sent": self.sent, "answered": self.answered,
             "response_rate": self.response_rate,
             "csat": {"average": self.csat_average, "satisfied": self.satisfied,
                      "answers": {str(score): self.csat.get(score, 0) for score in range(1, 6)}},
@@ -127,16 +110,10 @@ def summary(db: Database, request: Request, period: Period) -> Summary:
     (supervisors and administrators)."""
     if not policy.can_supervise(request.actor):
         raise Forbidden("only supervisors and administrators may read survey results")
-    if period.end <= period.start:
-        raise BadRequest("the period ends before it starts", code="bad-period")
+    period.check()
     with db.read() as session:
         scope = [policy.visible_tickets(request.actor), Survey.created_at >= period.start,
-                 Survey.created_at < period.end]
-        if period.ticket_type:
-            scope.append(Ticket.ticket_type == period.ticket_type)
-        if period.team:
-            scope.append(Ticket.team_id == select(Team.id).where(
-                Team.key == period.team).scalar_subquery())
+                 Survey.created_at < period.end, *period.ticket_scope()]
         surveys = select(Survey).join(Ticket, Ticket.id == Survey.ticket_id).where(*scope)
         csat: Counter[int] = Counter()
         nps: Counter[int] = Counter()

@@ -22,7 +22,9 @@ from runtime.services import (
     definitions,
     directory,
     exports,
+    periods,
     satisfaction,
+    service_levels,
     sla,
     tickets,
     workspace,
@@ -40,7 +42,7 @@ from runtime.web.context import export_download, runtime
 
 bp = Blueprint("workspace", __name__)
 PAGE_SIZE = 25
-SATISFACTION_DAYS = (7, 30, 90)  # the periods the supervisor's page offers; 30 first
+PERIOD_DAYS = (7, 30, 90)  # the periods the supervisor's reports offer; 30 by default
 
 
 @dataclass(frozen=True)
@@ -242,7 +244,8 @@ def move() -> Response | str:
 @bp.get("/supervise")
 @login_required
 def supervise() -> str:
-    """Breaches and near-breaches, agents' open load, and bulk reassign."""
+    """Breaches and near-breaches, a period's service levels and survey results, agents'
+    open load, and bulk reassign."""
     service = ui_request()
     if not policy.can_supervise(service.actor):
         abort(404)
@@ -251,14 +254,14 @@ def supervise() -> str:
     page = tickets.list_tickets(db, service, tickets.Filters(open=True), limit=50,
                                 order=tickets.Order.OLDEST)
     days = request.args.get("days", type=int)
-    days = days if days in SATISFACTION_DAYS else SATISFACTION_DAYS[1]
-    end = satisfaction.until_now(service.now)
-    results = satisfaction.summary(db, service, satisfaction.Period(
-        end - timedelta(days=days), end))
+    days = days if days in PERIOD_DAYS else PERIOD_DAYS[1]
+    period = periods.last_days(service.now, days)
     return render_template("supervise.html", loads=workspace.agent_load(db, service),
                            breaches=breaches, tickets=page.items,
-                           staff=directory.list_users(db, service), results=results,
-                           days=days, day_choices=SATISFACTION_DAYS)
+                           staff=directory.list_users(db, service),
+                           results=satisfaction.summary(db, service, period),
+                           levels=service_levels.service_levels(db, service, period),
+                           days=days, day_choices=PERIOD_DAYS)
 
 
 @bp.post("/supervise/reassign")

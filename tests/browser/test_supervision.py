@@ -1,7 +1,7 @@
-"""A supervisor's day in Chromium: the survey results on the supervisor's page, the
-queue narrowed to a few days by its date filters, and those tickets downloaded as a
-spreadsheet — with the page's own script, the site's content security policy and
-nothing on the console."""
+"""A supervisor's day in Chromium: the service levels and survey results on the
+supervisor's page, the queue narrowed to a few days by its date filters, and those
+tickets downloaded as a spreadsheet — with the page's own script, the site's content
+security policy and nothing on the console."""
 
 from __future__ import annotations
 
@@ -22,9 +22,13 @@ def test_a_supervisor_reads_the_surveys_and_downloads_the_queue(chromium, server
     assert "客户满意度" in panel.inner_text()
     assert "推荐者减贬损者" in panel.inner_text()
     assert "远程就解决了，很快，谢谢！" in panel.inner_text()
+    levels = page.locator("#service-levels")
+    assert "服务水平" in levels.inner_text()
+    assert "按时" in levels.inner_text()  # the demo's closed tickets met their clocks
     page.get_by_role("link", name="最近 7 天").click()
     page.wait_for_url("**/supervise?days=7*")
-    assert page.locator("#satisfaction .periods a.current").inner_text() == "最近 7 天"
+    assert page.locator("#service-levels .periods a.current").inner_text() == "最近 7 天"
+    assert "最近 7 天" in page.locator("#satisfaction h2").inner_text()
     page.screenshot(path=str(shots / "supervise-satisfaction.png"), full_page=True)
 
     page.goto(f"{server}/work/all")

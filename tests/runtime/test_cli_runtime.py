@@ -20,7 +20,7 @@ from runtime.context import Request
 from runtime.db import Database
 from runtime.demo import STORIES, USERS, seed_demo
 from runtime.models import Event, EventKind, Team, Ticket, User
-from runtime.services import accounts, satisfaction, tickets
+from runtime.services import accounts, periods, satisfaction, tickets
 from runtime.services import templates as templates_service
 from runtime.services.configuration import referenced_teams
 from tests.runtime.conftest import START
@@ -272,8 +272,8 @@ def test_the_demo_tells_a_story_in_two_languages(database: Database, tmp_path: P
     with database.read() as session:
         zhao = accounts.actor_for(session.scalars(select(User).where(User.username == "zhao")
                                                   ).one())
-    results = satisfaction.summary(database, Request(zhao, START), satisfaction.Period(
-        START - timedelta(days=30), satisfaction.until_now(START)))
+    results = satisfaction.summary(database, Request(zhao, START),
+                                   periods.last_days(START, 30))
     assert results.answered == 3
     assert len(results.comments) == 2
 
