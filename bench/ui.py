@@ -17,7 +17,13 @@ connection logged in as an agent then asks, many times each:
 - `GET /work/all` — the queue page (25 tickets a page, newest first);
 - `GET /work/all?sort=updated&q=PRN` — the queue filtered and sorted;
 - `POST /t/<number>/form/resolve` — the live step form re-rendered for typed values;
-- `GET /work/board` — the kanban board (up to 100 cards).
+- `GET /work/board` — the kanban board (up to 100 cards);
+
+and one logged in as a supervisor:
+
+- `GET /supervise` and `GET /supervise?days=90` — breaches, the period's service levels
+  (which read the SLA record of every ticket closed in it) and survey results, agents'
+  load and the bulk-reassign list.
 
 Nothing is asserted about time; docs/performance.md records the figures and the machine.
 
@@ -58,6 +64,7 @@ from runtime.migrate import upgrade  # noqa: E402
 from runtime.services import accounts, tickets  # noqa: E402
 
 AGENT = "wang"
+SUPERVISOR = "zhao"  # leads the repair team: the reports count its tickets
 
 
 class Timed:
@@ -135,8 +142,8 @@ def _bulk_load(path: Path, stored: int) -> None:
     if missing <= 0:
         connection.close()
         return
-    version, data, requester = connection.execute(
-        "SELECT definition_version_id, data, requester_id FROM tickets "
+    version, data, requester, clocks = connection.execute(
+        "SELECT definition_version_id, data, requester_id, sla FROM tickets "
         "WHERE ticket_type = 'repair' ORDER BY id LIMIT 1").fetchone()
     teams = [row[0] for row in connection.execute("SELECT id FROM teams")] + [None]
     staff = [row[0] for row in connection.execute(
@@ -147,15 +154,17 @@ def _bulk_load(path: Path, stored: int) -> None:
     def row(i: int) -> tuple[Any, ...]:
         state = STATES[(i * 7) % len(STATES)]
         at = (start + step * i).isoformat(sep=" ")
+        # A closed one took from an hour to about four days.
+        closed = (start + step * i + timedelta(hours=1 + (i * 37) % 96)).isoformat(sep=" ")
         return (f"OLD-{i:07d}", version, state, f"PRN-{i:07d} jams", data, requester,
                 staff[i % len(staff)], teams[i % len(teams)], at, at,
-                at if state == "closed" else None)
+                closed if state == "closed" else None, clocks)
 
     connection.execute("BEGIN IMMEDIATE")
     connection.executemany(
         "INSERT INTO tickets (number, ticket_type, definition_version_id, state, title, data, "
         "requester_id, assignee_id, team_id, reopen_count, created_at, updated_at, closed_at, "
-        "version) VALUES (?, 'repair', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, 1)",
+        "version, sla) VALUES (?, 'repair', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, 1, ?)",
         (row(i) for i in range(missing)))
     connection.execute("COMMIT")
     connection.close()
@@ -253,6 +262,8 @@ def main(argv: list[str] | None = None) -> None:
         try:
             client = Client(server.server_port)
             token = client.log_in(AGENT)
+            supervisor = Client(server.server_port)
+            supervisor.log_in(SUPERVISOR)
             live = {"csrf_token": token, "present.resolution": "1", "resolution": "Done",
                     "present.repair_finished": "1", "repair_finished": "2026-11-23T09:00"}
             cases = [
@@ -264,10 +275,16 @@ def main(argv: list[str] | None = None) -> None:
                  {"HX-Request": "true"}),
                 ("kanban board", "GET", "/work/board", None, None),
             ]
+            as_supervisor = [
+                ("supervisor's page, 30 days", "GET", "/supervise", None, None),
+                ("supervisor's page, 90 days", "GET", "/supervise?days=90", None, None),
+            ]
             print(f"\n{'page':<28} {'server median':>14} {'server p95':>11} "
                   f"{'round trip':>11} {'bytes':>8}")
-            for name, method, path, body, headers in cases:
-                median, p95, trip, size = _measure(client, options.repeat, method, path,
+            for who, (name, method, path, body, headers) in [
+                    *((client, case) for case in cases),
+                    *((supervisor, case) for case in as_supervisor)]:
+                median, p95, trip, size = _measure(who, options.repeat, method, path,
                                                    body, headers)
                 print(f"{name:<28} {median:>11.2f} ms {p95:>8.2f} ms {trip:>8.2f} ms "
                       f"{size:>8}")

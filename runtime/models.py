@@ -25,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -326,6 +327,12 @@ class Ticket(Base):
         Index("ix_tickets_requester_id", "requester_id", "id"),
         # Repeat detection: earlier tickets with the same key values, within a window.
         Index("ix_tickets_repeat_key", "repeat_key", "created_at"),
+        # Reports and exports over a period: tickets opened in it, tickets closed in it
+        # (only closed ones are in that index, so opening a ticket does not touch it).
+        Index("ix_tickets_created_at", "created_at"),
+        Index("ix_tickets_closed_at", "closed_at",
+              sqlite_where=text("closed_at IS NOT NULL"),
+              postgresql_where=text("closed_at IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)

@@ -42,7 +42,7 @@ class Comment:
 
 @dataclass(frozen=True)
 class AgentScore:
-    """The answers about the tickets one agent had when they closed."""
+    """The answers about the tickets assigned to one agent."""
 
     agent: str
     answered: int
