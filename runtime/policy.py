@@ -16,7 +16,7 @@ needs no role at all (`WEBHOOK_ROLES`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, false, func, or_, true
 
@@ -199,7 +199,14 @@ def can_manage_agent(actor: Actor, agent_team_ids: frozenset[int]) -> bool:
                               and bool(agent_team_ids & actor.team_ids))
 
 
-def may_use_file(actor: Actor, attachment: Attachment, ticket: Ticket | None) -> bool:
+class FileUse(Protocol):
+    """What deciding on a file's use reads: who uploaded it and which ticket has it."""
+
+    uploaded_by: int | None
+    ticket_id: int | None
+
+
+def may_use_file(actor: Actor, attachment: FileUse, ticket: Ticket | None) -> bool:
     """A file may go into a ticket's field if the actor uploaded it and no ticket uses it
     yet, or if it already belongs to this very ticket."""
     if attachment.ticket_id is None:

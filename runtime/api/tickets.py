@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Response, jsonify, request, url_for
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from runtime.api.blueprint import api, db, settings
 from runtime.api.errors import service_error_body
@@ -77,7 +77,7 @@ def create_ticket() -> Response:
     def call(store: idempotency.Store | None) -> tuple[int, dict[str, Any]]:
         answer: dict[str, Any] = {}
 
-        def within(session: Session, view: tickets.TicketView) -> None:
+        def within(session: Connection, view: tickets.TicketView) -> None:
             answer["ticket"] = view.to_dict()
             if store is not None:  # the replayable answer commits with the ticket
                 store(session, 201, answer)

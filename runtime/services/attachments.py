@@ -17,17 +17,18 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import filetype
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from engine.model import FieldType, TicketType
 from runtime import policy
 from runtime.context import Request
-from runtime.db import Database
+from runtime.db import Database, Transaction
 from runtime.models import Attachment, EventKind, Ticket
+from runtime.prepared import Prepared
 from runtime.services.errors import BadRequest, NotFound, TooLarge, UnsupportedMedia
 from runtime.services.events import record
 
@@ -132,7 +133,14 @@ def upload(db: Database, request: Request, storage: Path, content: bytes, name: 
         return _info(row)
 
 
-def _info(row: Attachment) -> FileInfo:
+class _Stored(Protocol):
+    public_id: str
+    original_name: str
+    size: int
+    content_type: str
+
+
+def _info(row: _Stored) -> FileInfo:
     return FileInfo(row.public_id, row.original_name, row.size, row.content_type)
 
 
@@ -145,7 +153,7 @@ class ResolvedFiles:
     problems: list[dict[str, Any]] = field(default_factory=list)
 
 
-def resolve_field_files(session: Session, request: Request, ticket_type: TicketType,
+def resolve_field_files(session: Transaction, request: Request, ticket_type: TicketType,
                         values: Mapping[str, Any], ticket: Ticket | None = None
                         ) -> ResolvedFiles:
     """Turn `[{"id": "att_..."}]` in attachments fields into the files' descriptors.
@@ -161,8 +169,8 @@ def resolve_field_files(session: Session, request: Request, ticket_type: TicketT
         descriptors = []
         for index, item in enumerate(value):
             public_id = item.get("id") if isinstance(item, dict) else None
-            row = session.scalar(select(Attachment).where(Attachment.public_id == public_id)
-                                 ) if isinstance(public_id, str) else None
+            row = (_FILE.first(session, {"public_id": public_id})
+                   if isinstance(public_id, str) else None)
             if row is None or not policy.may_use_file(request.actor, row, ticket):
                 resolved.problems.append({
                     "field": name, "path": f"/{name}/{index}", "code": "unknown-attachment",
@@ -174,7 +182,14 @@ def resolve_field_files(session: Session, request: Request, ticket_type: TicketT
     return resolved
 
 
-def link(session: Session, ids: list[int], ticket: Ticket) -> None:
+# A file named in a submission: what its descriptor and `policy.may_use_file` read.
+_FILE = Prepared(select(Attachment.id, Attachment.public_id, Attachment.original_name,
+                        Attachment.size, Attachment.content_type, Attachment.uploaded_by,
+                        Attachment.ticket_id)
+                 .where(Attachment.public_id == bindparam("public_id")))
+
+
+def link(session: Transaction, ids: list[int], ticket: Ticket) -> None:
     """Hand uploaded files over to the ticket that now uses them."""
     if ids:
         session.execute(update(Attachment).where(Attachment.id.in_(ids),

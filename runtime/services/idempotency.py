@@ -43,7 +43,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from runtime.context import Request
-from runtime.db import Database
+from runtime.db import Database, Transaction
 from runtime.models import IdempotencyKey
 from runtime.services.errors import BadRequest, Conflict, Invalid, ServiceError
 
@@ -76,7 +76,7 @@ class Store:
         self._reservation = reservation
         self.stored = False
 
-    def __call__(self, session: Session, status: int, body: dict[str, Any]) -> None:
+    def __call__(self, session: Transaction, status: int, body: dict[str, Any]) -> None:
         """Store `status` and `body` as this key's answer, in `session`'s transaction."""
         _store(session, self._reservation, status, body)
         self.stored = True
@@ -190,7 +190,7 @@ def _complete(db: Database, reservation: _Reservation, status: int,
         _store(session, reservation, status, body)
 
 
-def _store(session: Session, reservation: _Reservation, status: int,
+def _store(session: Transaction, reservation: _Reservation, status: int,
            body: dict[str, Any]) -> None:
     session.execute(update(IdempotencyKey).where(IdempotencyKey.id == reservation.id)
                     .values(status_code=status, response=body)

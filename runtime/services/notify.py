@@ -18,13 +18,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, bindparam, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import RootTransaction, bindparam, insert, select
 
 from engine.model import FieldType, TicketType
 from runtime import policy
 from runtime.context import Actor
+from runtime.db import Transaction, connection_of
 from runtime.delivery import messages
 from runtime.models import (
     Channel,
@@ -59,13 +60,12 @@ class TicketLike(Protocol):
     team_id: int | None
 
 
-def enqueue(session: Session | Connection, *, channel: Channel, recipient: str,
+def enqueue(session: Transaction, *, channel: Channel, recipient: str,
             payload: dict[str, Any], now: datetime, subject: str | None = None,
             language: str = "en", ticket_id: int | None = None, caused_by: int | None = None,
             state: OutboxState = OutboxState.PENDING) -> None:
     """Add one message to the outbox, in the caller's transaction (a prepared Core
-    insert: ticket changes queue their messages on their hot path). `session` may be
-    its connection, which the insert runs on anyway."""
+    insert: ticket changes queue their messages on their hot path)."""
     _INSERT_OUTBOX.execute(session, {
         "channel": str(channel), "recipient": recipient[:254], "subject": subject,
         "payload": payload, "language": messages.language_of(language), "state": str(state),
@@ -126,11 +126,11 @@ class Recipient:
     actor: Actor  # the policy's view: what of a ticket they may read
 
 
-def _recipient_of(session: Session, user: User) -> Recipient:
+def _recipient_of(session: Transaction, user: User) -> Recipient:
     """A user already loaded as an ORM row, as a recipient (their teams: one query)."""
     from runtime.services.accounts import actor_for
 
-    teams = session.connection().execute(_TEAMS_OF, {"user": user.id}).scalars()
+    teams = connection_of(session).execute(_TEAMS_OF, {"user": user.id}).scalars()
     return Recipient(user.id, user.username, user.email, user.language, user.active,
                      actor_for(user, teams))
 
@@ -166,7 +166,7 @@ _RECIPIENTS = (select(User.id, User.username, User.email, User.language, User.ac
 # --- telling people ------------------------------------------------------------------
 
 
-def tell(session: Session, user: Recipient | User, kind: NoticeKind, *, now: datetime,
+def tell(session: Transaction, user: Recipient | User, kind: NoticeKind, *, now: datetime,
          ticket: TicketLike | None = None, ticket_type: TicketType | None = None,
          event_id: int | None = None, params: Mapping[str, Any] | None = None,
          email: bool = True, survey: bool = False) -> int | None:
@@ -192,7 +192,7 @@ def tell(session: Session, user: Recipient | User, kind: NoticeKind, *, now: dat
     ticket_id = ticket.id if ticket is not None else None
     # Prepared Core inserts on the transaction's connection, looked up once (a session
     # looks it up again per statement): telling people is on the hot path of changes.
-    connection = session.connection()
+    connection = connection_of(session)
     inbox_id = _INSERT_NOTIFICATION.scalar(connection, {
         "user_id": user.id, "ticket_id": ticket_id, "event_id": event_id, "kind": str(kind),
         "title": title, "data": _inbox_data(full), "created_at": now})
@@ -225,7 +225,7 @@ def _inbox_data(params: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _display_name(session: Session, user_id: int | None) -> str:
+def _display_name(session: Transaction, user_id: int | None) -> str:
     if user_id is None:
         return "ticketflow"
     row = session.execute(select(User.display_name, User.username)
@@ -233,31 +233,37 @@ def _display_name(session: Session, user_id: int | None) -> str:
     return (row.display_name or row.username) if row else "ticketflow"
 
 
-def _users_named(session: Session, names: Iterable[str]) -> list[Recipient]:
+def _users_named(session: Transaction, names: Iterable[str]) -> list[Recipient]:
     wanted = sorted(set(names))
     if len(wanted) == 1:  # the common case (a routing winner, a team lead): prepared
         return _recipients(_NAMED_ONE.rows(session, {"name": wanted[0]}))
-    return _recipients(session.connection().execute(_NAMED, {"names": wanted})) if wanted else []
+    return _recipients(connection_of(session).execute(_NAMED, {"names": wanted})) if wanted else []
+
+
+def _user_with_id(session: Transaction, user_id: int) -> Recipient | None:
+    found = _recipients(_WITH_ID.rows(session, {"id": user_id}))
+    return found[0] if found else None
 
 
 # Built once: notices go out on the hot path of ticket changes.
 _NAMED = _RECIPIENTS.where(User.username.in_(bindparam("names", expanding=True)))
 _NAMED_ONE = Prepared(_RECIPIENTS.where(User.username == bindparam("name")))
+_WITH_ID = Prepared(_RECIPIENTS.where(User.id == bindparam("id")))
 _IN_TEAM = Membership.__table__.alias("in_team")
 _TEAM_STAFF = (_RECIPIENTS.join(_IN_TEAM, _IN_TEAM.c.user_id == User.id)
                .where(_IN_TEAM.c.team_id == bindparam("team"), User.active.is_(True),
                       User.role.in_(bindparam("roles", expanding=True))))
 
 
-def team_staff(session: Session, team_id: int,
+def team_staff(session: Transaction, team_id: int,
                roles: Iterable[Role] = (Role.AGENT, Role.SUPERVISOR)) -> list[Recipient]:
     """The active members of a team with one of `roles` (by default whom a team-wide
     notice reaches; `roles=(Role.SUPERVISOR,)` for an escalation)."""
-    return _recipients(session.connection().execute(
+    return _recipients(connection_of(session).execute(
         _TEAM_STAFF, {"team": team_id, "roles": [str(role) for role in roles]}))
 
 
-def _staff_of_team(session: Session, key: str) -> list[Recipient]:
+def _staff_of_team(session: Transaction, key: str) -> list[Recipient]:
     """`team_staff` of the team with this key (none when the team does not exist)."""
     team_id = session.scalar(select(Team.id).where(Team.key == key))
     return team_staff(session, team_id) if team_id is not None else []
@@ -266,7 +272,7 @@ def _staff_of_team(session: Session, key: str) -> list[Recipient]:
 # --- the ticket services' hook ---------------------------------------------------------
 
 
-def after_ticket_event(session: Session, *, kind: EventKind, event_id: int,
+def after_ticket_event(session: Transaction, *, kind: EventKind, event_id: int,
                        actor_id: int | None, data: Mapping[str, Any], ticket: TicketLike,
                        ticket_type: TicketType, now: datetime) -> None:
     """Everything a ticket event tells: the webhooks that subscribe to it, and the people
@@ -292,7 +298,7 @@ def after_ticket_event(session: Session, *, kind: EventKind, event_id: int,
                  **common)
         if _is_reply(data, actor_id, ticket) and ticket.requester_id not in {
                 user.id for user in mentioned}:
-            requester = session.get(User, ticket.requester_id)
+            requester = _user_with_id(session, ticket.requester_id)
             if requester is not None:
                 tell(session, requester, NoticeKind.REPLY,
                      params={"by": by, "detail": data["body"]}, **common)
@@ -301,7 +307,7 @@ def after_ticket_event(session: Session, *, kind: EventKind, event_id: int,
     elif kind == EventKind.ASSIGNED:
         _tell_assignment(session, data, common)
     elif kind == EventKind.CLOSED and ticket.requester_id is not None:
-        requester = session.get(User, ticket.requester_id)
+        requester = _user_with_id(session, ticket.requester_id)
         if requester is not None:
             tell(session, requester, NoticeKind.CLOSED, params={"by": by}, survey=True,
                  **common)
@@ -313,7 +319,7 @@ def _is_reply(data: Mapping[str, Any], actor_id: int | None, ticket: TicketLike)
             and actor_id != ticket.requester_id)
 
 
-def _tell_transfer(session: Session, by: str, data: Mapping[str, Any], actor_id: int | None,
+def _tell_transfer(session: Transaction, by: str, data: Mapping[str, Any], actor_id: int | None,
                    common: dict[str, Any]) -> None:
     params = {"by": by, "detail": data.get("reason"), "team": data.get("to_team")}
     if data.get("to_user"):
@@ -337,7 +343,7 @@ def _assignment_tells(data: Mapping[str, Any]) -> bool:
     return outcome in ("assigned", "pool") or (outcome == "queued" and bool(data.get("lead")))
 
 
-def _tell_assignment(session: Session, data: Mapping[str, Any], common: dict[str, Any]
+def _tell_assignment(session: Transaction, data: Mapping[str, Any], common: dict[str, Any]
                      ) -> None:
     """The assignment rules' outcome: the winner hears of their new ticket; when nobody
     qualified, the team lead; a claim pool, the team."""
@@ -379,25 +385,40 @@ def webhook_document(*, kind: str, event_id: int | None, actor: str, data: Mappi
     }
 
 
-def _subscribed(session: Session, kind: str) -> list[Webhook]:
+@dataclass(frozen=True)
+class Subscriber:
+    """An active webhook as publishing reads it."""
+
+    name: str
+    events: list[str]  # empty: every kind
+    language: str | None
+
+
+def _subscribed(session: Transaction, kind: str) -> list[Subscriber]:
     """The active webhooks that want events of `kind`. Read once per transaction: a
     change that records several events (a creation and its routing) asks once."""
-    hooks = session.info.get(_HOOKS)
+    connection = connection_of(session)
+    transaction = connection.get_transaction()
+    hooks = _ACTIVE_HOOKS.get(transaction) if transaction is not None else None
     if hooks is None:
         # Most installations have no webhooks: a one-row probe costs less than loading.
-        any_active = _ANY_ACTIVE.first(session, {}) is not None
-        hooks = session.info[_HOOKS] = list(session.scalars(
-            select(Webhook).where(Webhook.active).order_by(Webhook.id))) if any_active else []
+        any_active = _ANY_ACTIVE.first(connection, {}) is not None
+        hooks = [Subscriber(row.name, row.events, row.language) for row in connection.execute(
+            select(Webhook.name, Webhook.events, Webhook.language)
+            .where(Webhook.active).order_by(Webhook.id))] if any_active else []
+        if transaction is not None:
+            _ACTIVE_HOOKS[transaction] = hooks
     return [hook for hook in hooks if not hook.events or kind in hook.events]
 
 
-_HOOKS = "ticketflow.active_webhooks"
+# Per transaction (an ORM session's or a bare connection's alike), gone with it.
+_ACTIVE_HOOKS: WeakKeyDictionary[RootTransaction, list[Subscriber]] = WeakKeyDictionary()
 _ANY_ACTIVE = Prepared(select(Webhook.id).where(Webhook.active).limit(1))
 
 
-def publish(session: Session, *, kind: str, event_id: int | None, actor: str,
+def publish(session: Transaction, *, kind: str, event_id: int | None, actor: str,
             data: Mapping[str, Any], ticket: TicketLike, ticket_type: TicketType,
-            now: datetime, hooks: list[Webhook] | None = None) -> int:
+            now: datetime, hooks: list[Subscriber] | None = None) -> int:
     """Queue a ticket event for every active webhook subscribed to its kind (in the
     caller's transaction; `hooks` when the caller already knows them). Returns how many
     were queued."""

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
 
 from engine.duplicates import (
     Earlier,
@@ -26,6 +25,7 @@ from engine.duplicates import (
 )
 from engine.model import TicketType
 from engine.values import normalize
+from runtime.db import Transaction
 from runtime.models import Ticket
 from runtime.prepared import Prepared
 
@@ -47,7 +47,7 @@ _EARLIER = Prepared(
     .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(MAX_CANDIDATES))
 
 
-def check(session: Session, ticket_type: TicketType, submitted: Mapping[str, Any],
+def check(session: Transaction, ticket_type: TicketType, submitted: Mapping[str, Any],
           now: datetime) -> Repeat:
     """Is a ticket being created a repeat? Its preset values (flag, link) and fingerprint."""
     spec = ticket_type.duplicate_check

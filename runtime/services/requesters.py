@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from engine.forms import requester_fields, requester_values
 from engine.model import RequesterDetail, TicketType
 from runtime.context import Request
+from runtime.db import Transaction
 from runtime.models import Role, User
 
 Contact = Mapping[RequesterDetail, str | None]
@@ -36,7 +37,7 @@ class RequesterPart:
 NOTHING = RequesterPart({}, frozenset())
 
 
-def contact_of(session: Session, user_id: int) -> Contact | None:
+def contact_of(session: Transaction, user_id: int) -> Contact | None:
     """A customer's name and e-mail address (None for staff or an unknown user)."""
     row = session.execute(select(User.role, User.display_name, User.email)
                           .where(User.id == user_id)).first()
@@ -45,7 +46,7 @@ def contact_of(session: Session, user_id: int) -> Contact | None:
     return {RequesterDetail.NAME: row.display_name, RequesterDetail.EMAIL: row.email}
 
 
-def fill(session: Session, ticket_type: TicketType, requester_id: int,
+def fill(session: Transaction, ticket_type: TicketType, requester_id: int,
          values: Mapping[str, Any]) -> Mapping[str, Any]:
     """`values` with the `from_requester` fields left empty filled from the requester
     (a customer's account; nothing for staff). The hot path of intake pays nothing for a

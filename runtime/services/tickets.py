@@ -19,7 +19,7 @@ from enum import StrEnum
 from types import SimpleNamespace
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import Connection, and_, func, insert, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -31,7 +31,7 @@ from engine.sla import TicketTimes
 from runtime import policy
 from runtime.catalog import Compiled, compiled_version, take_number
 from runtime.context import Actor, Request
-from runtime.db import Database
+from runtime.db import Database, Transaction
 from runtime.models import (
     Event,
     EventKind,
@@ -145,21 +145,21 @@ def _load(session: Session, request: Request, number: str) -> _Loaded:
     return _Loaded(ticket, compiled_version(session, ticket.definition_version_id), roles)
 
 
-def _usernames(session: Session, *ids: int | None) -> dict[int, str]:
+def _usernames(session: Transaction, *ids: int | None) -> dict[int, str]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
     return dict(session.execute(select(User.id, User.username).where(User.id.in_(wanted))).all())
 
 
-def _team_keys(session: Session, *ids: int | None) -> dict[int, str]:
+def _team_keys(session: Transaction, *ids: int | None) -> dict[int, str]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
     return dict(session.execute(select(Team.id, Team.key).where(Team.id.in_(wanted))).all())
 
 
-def _view(session: Session, request: Request, loaded: _Loaded,
+def _view(session: Transaction, request: Request, loaded: _Loaded,
           names: dict[int, str] | None = None, teams: dict[int, str] | None = None
           ) -> TicketView:
     """The ticket as the actor may see it; `names` and `teams` (ids to user names and
@@ -242,7 +242,7 @@ def _tell(session: Session, request: Request, event: Event, loaded: _Loaded) -> 
 # --- creating ------------------------------------------------------------------------
 
 
-def _ticket_event(session: Session, request: Request, ticket: Ticket, ticket_type: TicketType,
+def _ticket_event(session: Transaction, request: Request, ticket: Ticket, ticket_type: TicketType,
                   kind: EventKind, data: dict[str, Any], *, actor_id: int | None) -> None:
     """Record an event of a ticket just created (a prepared Core insert: the hot path)
     and queue what it tells people and webhooks, in the same transaction."""
@@ -295,7 +295,7 @@ def create(
     *,
     transition: str | None = AUTO,
     requester: str | None = None,
-    within: Callable[[Session, TicketView], None] | None = None,
+    within: Callable[[Connection, TicketView], None] | None = None,
 ) -> TicketView:
     """Open a ticket: validate the intake form, number it, fire the creation transition.
 
@@ -305,23 +305,22 @@ def create(
     caller whose own record must commit with the ticket (an idempotent answer).
 
     The hot path of intake, so it writes with prepared Core statements (number, ticket,
-    events, routing, timers, notices) in one transaction instead of going through the
-    ORM's unit of work; docs/performance.md has what each part costs.
+    events, routing, timers, notices) in one transaction of a Core connection, without
+    an ORM session; docs/performance.md has what each part costs.
     """
     if not isinstance(values, dict):
         raise BadRequest("the ticket's values must be an object of field values")
-    with db.write() as session:
-        connection = session.connection()
+    with db.write_connection() as connection:
         # Taken first, in one statement with the version; a refusal below rolls it back.
         compiled, sequence = take_number(connection, ticket_type_key)
         ticket_type = compiled.ticket_type
-        requester_id, requester_name = _requester(session, request, requester)
-        values = requesters.fill(session, ticket_type, requester_id, values)
+        requester_id, requester_name = _requester(connection, request, requester)
+        values = requesters.fill(connection, ticket_type, requester_id, values)
         roles = policy.creator_roles(request.actor)
         chosen = _creation_transition(ticket_type, roles, transition)
-        files = attachment_service.resolve_field_files(session, request, ticket_type, values)
+        files = attachment_service.resolve_field_files(connection, request, ticket_type, values)
         # Values the runtime sets before deciding (a repeat flag), so branches see them.
-        repeat = repeats.check(session, ticket_type, values, request.now)
+        repeat = repeats.check(connection, ticket_type, values, request.now)
         decision = decide(ticket_type, {**values, **files.values}, roles=roles, creating=True,
                           current=repeat.preset or None, transition=chosen,
                           language=request.actor.language)
@@ -352,23 +351,23 @@ def create(
         # the ORM's bookkeeping for an object this transaction never changes again.
         ticket = cast(Ticket, SimpleNamespace(
             id=_INSERT_TICKET.scalar(connection, columns), **columns))
-        attachment_service.link(session, files.ids, ticket)
+        attachment_service.link(connection, files.ids, ticket)
         sla.schedule_new(connection, ticket.id, clocks, request.now)
         created = {"values": data, "state": state, "transition": chosen,
                    "branch": decision.branch.condition if decision.branch else None}
-        _ticket_event(session, request, ticket, ticket_type, EventKind.CREATED, created,
+        _ticket_event(connection, request, ticket, ticket_type, EventKind.CREATED, created,
                       actor_id=request.actor.user_id)
         if routed is not None:  # decided by the definition's rules, not by the creator
-            _ticket_event(session, request, ticket, ticket_type, EventKind.ASSIGNED,
+            _ticket_event(connection, request, ticket, ticket_type, EventKind.ASSIGNED,
                           routed.event_data(), actor_id=None)
         names = {requester_id: requester_name}
         if routed is not None and routed.decision.winner is not None:
             names[routed.assignee_id or 0] = routed.decision.winner
         teams = {routed.team_id: routed.decision.team} if routed and routed.team_id else {}
         loaded = _Loaded(ticket, compiled, policy.ticket_roles(request.actor, ticket))
-        view = _view(session, request, loaded, names=names, teams=teams)
+        view = _view(connection, request, loaded, names=names, teams=teams)
         if within is not None:
-            within(session, view)
+            within(connection, view)
         return view
 
 
@@ -378,7 +377,7 @@ _INSERT_TICKET = Prepared(insert(Ticket).returning(Ticket.id))
 _INSERT_EVENT = Prepared(insert(Event).returning(Event.id))
 
 
-def _requester(session: Session, request: Request, username: str | None) -> tuple[int, str]:
+def _requester(session: Transaction, request: Request, username: str | None) -> tuple[int, str]:
     if username is None or username == request.actor.username:
         return request.actor.user_id, request.actor.username
     if not policy.can_choose_requester(request.actor):

@@ -193,6 +193,15 @@ def test_webhooks_get_the_events_they_subscribe_to(seed: Seed):
                    ("comments", "commented")]
 
 
+def test_a_webhook_added_between_two_changes_hears_only_the_second(seed: Seed):
+    # The active webhooks are read once per transaction, never kept beyond it.
+    new_ticket(seed)
+    subscribe(seed, "late")
+    number = new_ticket(seed)
+    got = [(m.payload["event"], m.payload["ticket"]["number"]) for m in outbox(seed, "webhook")]
+    assert got == [("created", number), ("assigned", number)]
+
+
 def test_a_file_attached_to_a_ticket_reaches_the_webhooks_that_follow_attachments(
         seed: Seed, tmp_path: Any):
     from runtime.services import attachments
