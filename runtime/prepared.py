@@ -46,6 +46,7 @@ class _Compiled:
     fixed: dict[str, Any]  # values the statement carries itself (`next_number + 1`)
     results: tuple[Processor, ...]  # one per returned column
     row_type: Any  # a named tuple of the returned columns
+    processed: bool  # whether any returned column has a processor
 
     def parameters(self, params: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         fixed = self.fixed
@@ -56,6 +57,8 @@ class _Compiled:
         return values if self.positional else dict(zip(self.names, values, strict=True))
 
     def row(self, raw: Sequence[Any]) -> Any:
+        if not self.processed:
+            return self.row_type._make(raw)
         return self.row_type._make(
             value if process is None or value is None else process(value)
             for value, process in zip(raw, self.results, strict=True))
@@ -87,18 +90,27 @@ class Prepared:
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
         # Per engine's dialect (its processors carry the engine's settings, such as its
-        # JSON serializer), forgotten with the engine.
-        self._compiled: WeakKeyDictionary[Dialect, dict[frozenset[str], _Compiled]] = (
+        # JSON serializer), forgotten with the engine; by the parameters' names in the
+        # order given (another order is compiled once more, to the same statement).
+        self._compiled: WeakKeyDictionary[Dialect, dict[tuple[str, ...], _Compiled]] = (
             WeakKeyDictionary())
+        # The dialect used last and its statements: one engine per process is the rule,
+        # and a weak dictionary's lookup makes a weak reference every time.
+        self._last: tuple[Dialect, dict[tuple[str, ...], _Compiled]] | None = None
         self._lock = threading.Lock()
 
-    def _for(self, dialect: Dialect, names: frozenset[str]) -> _Compiled:
-        by_names = self._compiled.get(dialect)
-        found = by_names.get(names) if by_names is not None else None
-        if found is None:
-            found = self._compile(dialect, names)
+    def _for(self, dialect: Dialect, names: tuple[str, ...]) -> _Compiled:
+        last = self._last
+        by_names = last[1] if last is not None and last[0] is dialect else None
+        if by_names is None:
             with self._lock:
-                self._compiled.setdefault(dialect, {}).setdefault(names, found)
+                by_names = self._compiled.setdefault(dialect, {})
+            self._last = (dialect, by_names)
+        found = by_names.get(names)
+        if found is None:
+            found = self._compile(dialect, frozenset(names))
+            with self._lock:
+                found = by_names.setdefault(names, found)
         return found
 
     def _compile(self, dialect: Dialect, names: frozenset[str]) -> _Compiled:
@@ -122,7 +134,7 @@ class Prepared:
         row_type = namedtuple("Row", list(columns.keys()) if columns else [],  # type: ignore[misc]
                               rename=True)
         return _Compiled(compiled.string, dialect.positional, order, processing, fixed,
-                         results, row_type)
+                         results, row_type, any(process is not None for process in results))
 
     def _run(self, executor: Executor, rows: Sequence[Mapping[str, Any]],
              ) -> tuple[_Compiled, Any]:
@@ -133,7 +145,7 @@ class Prepared:
             connection = (executor if isinstance(executor, Connection)
                           else executor.connection())
             dialect, driver = connection.dialect, connection.connection
-        compiled = self._for(dialect, frozenset(rows[0]))
+        compiled = self._for(dialect, tuple(rows[0]))
         cursor = driver.cursor()
         parameters: Any = None
         try:
