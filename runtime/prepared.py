@@ -94,8 +94,9 @@ class Prepared:
         # order given (another order is compiled once more, to the same statement).
         self._compiled: WeakKeyDictionary[Dialect, dict[tuple[str, ...], _Compiled]] = (
             WeakKeyDictionary())
-        # The dialect used last and its statements: one engine per process is the rule,
-        # and a weak dictionary's lookup makes a weak reference every time.
+        # The dialect used last and its statements (kept alive until another is used):
+        # one engine per process is the rule, and a weak dictionary's lookup makes a weak
+        # reference every time.
         self._last: tuple[Dialect, dict[tuple[str, ...], _Compiled]] | None = None
         self._lock = threading.Lock()
 
