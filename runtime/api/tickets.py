@@ -77,10 +77,10 @@ def create_ticket() -> Response:
     def call(store: idempotency.Store | None) -> tuple[int, dict[str, Any]]:
         answer: dict[str, Any] = {}
 
-        def within(session: Connection, view: tickets.TicketView) -> None:
+        def within(connection: Connection, view: tickets.TicketView) -> None:
             answer["ticket"] = view.to_dict()
             if store is not None:  # the replayable answer commits with the ticket
-                store(session, 201, answer)
+                store(connection, 201, answer)
 
         tickets.create(db(), service, ticket_type, values, transition=transition,
                        requester=requester, within=within)
