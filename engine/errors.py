@@ -38,8 +38,10 @@ class IssueCode(StrEnum):
     # references and meaning
     DUPLICATE_ID = "duplicate-id"
     UNKNOWN_STATE = "unknown-state"
-    # found by the runtime when publishing: a team key this installation does not have
+    # found by the runtime when publishing: a team key this installation does not have,
+    # a version number not above the one published
     UNKNOWN_TEAM = "unknown-team"
+    VERSION_NOT_NEWER = "version-not-newer"
     UNKNOWN_FIELD = "unknown-field"
     UNKNOWN_ROLE = "unknown-role"
     RESERVED_ID = "reserved-id"

@@ -68,5 +68,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock,
     app.register_blueprint(portal.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(admin.bp)
+    # The composition root: the designer is a client of the services, wired in here.
+    from designer import bp as designer
+
+    app.register_blueprint(designer)
     app.register_blueprint(api, url_prefix="/api/v1")
     return app

@@ -7,6 +7,7 @@ engine's located issues.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -15,8 +16,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.canonical import with_top_level
 from engine.diff import Change, diff
 from engine.errors import DefinitionError, IssueCode
+from engine.model import TicketType
 from engine.source import parse_text
 from runtime import policy
 from runtime.catalog import compile_text, compiled_version
@@ -319,3 +322,107 @@ def diff_versions(db: Database, request: Request, key: str, before: int | None =
         compiled = [compile_text(rows[v].source, rows[v].source_format, f"{key}@{v}")
                     for v in (before, after)]
         return before, after, diff(*compiled)
+
+
+# --- the designer's questions ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DraftCheck:
+    """A source being edited, as the designer shows it: the engine's located issues, or
+    the compiled ticket type with its changes against the newest published version and
+    the teams it names that this installation lacks."""
+
+    issues: tuple[dict[str, Any], ...]
+    ticket_type: TicketType | None = None  # None: it does not compile
+    published: int | None = None  # the newest published version compared against
+    changes: tuple[Change, ...] = ()  # against it, but for the version number
+    warnings: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def publishable(self) -> bool:
+        return self.ticket_type is not None and not self.issues
+
+
+def check_draft(db: Database, request: Request, key: str, source: str,
+                source_format: str = "yaml") -> DraftCheck:
+    """What publishing `source` as the next version of `key` would meet, without storing
+    anything: every issue the engine finds, a version number that is not newer than the
+    published one, a key other than `key`."""
+    if not policy.can_manage_definitions(request.actor):
+        raise Forbidden("only administrators may change definitions")
+    try:
+        _header(source, source_format, key)
+    except Invalid as refused:
+        return DraftCheck(tuple(refused.details))
+    issues = validate_source(source, source_format)
+    if issues:
+        return DraftCheck(tuple(issues))
+    ticket_type = compile_text(source, source_format, f"definition.{source_format}")
+    with db.read() as session:
+        latest = latest_source(session, key)
+        warnings = tuple(team_warnings(session, source, source_format))
+    if latest is None:
+        return DraftCheck((), ticket_type, warnings=warnings)
+    before = compile_text(latest.source, latest.source_format, f"{key}@{latest.version}")
+    # The version number's own change goes without saying.
+    changes = tuple(change for change in diff(before, ticket_type)
+                    if (change.area, change.attribute) != ("definition", "version"))
+    if ticket_type.version > latest.version:
+        return DraftCheck((), ticket_type, latest.version, changes, warnings)
+    located = parse_text(source, f"definition.{source_format}",
+                         json_format=source_format == "json").map
+    stale = located.issue(IssueCode.VERSION_NOT_NEWER,
+                          f"version {latest.version} is published; publishing this needs "
+                          f"version: {latest.version + 1}", "/version").to_dict()
+    return DraftCheck((stale,), ticket_type, latest.version, changes, warnings)
+
+
+def editable_source(db: Database, request: Request, key: str) -> tuple[str, str, str]:
+    """What the designer opens for `key`: its draft if there is one, else the newest
+    published version with its version number raised by one (what publishing it again
+    needs). Returns the text, its format and where it came from ("draft" or
+    "published")."""
+    if not policy.can_manage_definitions(request.actor):
+        raise NotFound(f"there is no ticket type '{key}'")
+    with db.read() as session:
+        draft = session.scalar(select(DefinitionVersion).join(Definition).where(
+            Definition.key == key, DefinitionVersion.status == VersionStatus.DRAFT))
+        if draft is not None:
+            return draft.source, draft.source_format, "draft"
+        latest = latest_source(session, key)
+        if latest is None:
+            raise NotFound(f"there is no ticket type '{key}'")
+        source = with_top_level(latest.source, {"version": latest.version + 1},
+                                f"{key}.{latest.source_format}")
+        return source, "yaml", "published"
+
+
+def skeleton(key: str, name: str, prefix: str) -> str:
+    """The source of a new, smallest useful ticket type: a title and a description, opened,
+    worked on and closed (the designer's "new ticket type", to be grown from there)."""
+    quoted = {"name": name, "prefix": prefix}
+    for label, text in quoted.items():
+        if not text.strip() or any(ch in text for ch in "\n\r"):
+            raise Invalid("a new ticket type needs a name and a number prefix",
+                          details=[{"field": label, "code": "required",
+                                    "message": f"the {label} is missing"}])
+    return (f"ticket_type: {key}\nversion: 1\nname: {_yaml_text(name)}\n"
+            f"number_prefix: {_yaml_text(prefix)}\n"
+            "fields:\n"
+            "  - {id: title, type: string, label: {en: Title, zh: 标题}, required: true,"
+            " max_length: 200}\n"
+            "  - {id: description, type: text, label: {en: Description, zh: 描述}}\n"
+            "states:\n"
+            "  - {id: new, label: {en: New, zh: 新建}, initial: true}\n"
+            "  - {id: working, label: {en: In progress, zh: 处理中}}\n"
+            "  - {id: closed, label: {en: Closed, zh: 已关闭}, final: true}\n"
+            "transitions:\n"
+            "  - {id: submit, label: {en: Submit, zh: 提交}, from: new, to: working}\n"
+            "  - {id: close, label: {en: Close, zh: 关闭}, from: working, to: closed,"
+            " roles: [agent]}\n")
+
+
+def _yaml_text(text: str) -> str:
+    # JSON strings are YAML strings: quoting this way keeps any character as typed.
+    return json.dumps(text.strip(), ensure_ascii=False)

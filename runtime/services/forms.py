@@ -137,6 +137,21 @@ def intake(db: Database, request: Request, ticket_type_key: str,
                                   if item.get("field") not in known.hidden))
 
 
+CUSTOMER_ROLES = frozenset({"requester"})
+
+
+def sketch(request: Request, ticket_type: TicketType, values: Mapping[str, Any]
+           ) -> FormPreview:
+    """The creation form of a ticket type that need not be published yet (the
+    designer's preview) for the values typed into it, as a customer opening a ticket
+    sees it. Files are left out: a preview stores nothing."""
+    offered = creation_transitions(ticket_type, CUSTOMER_ROLES)
+    typed = {name: value for name, value in values.items()
+             if not (name in ticket_type.field_by_id and is_upload(ticket_type.field_by_id[name]))}
+    return _preview(ticket_type, typed, CUSTOMER_ROLES, request, creating=True,
+                    transition=offered[0].id if offered else None)
+
+
 def filled_from_requester(db: Database, ticket_type_key: str) -> dict[str, RequesterDetail]:
     """The intake fields of a ticket type filled from its requester, with the detail
     each takes (`from_requester`)."""

@@ -208,6 +208,28 @@
     if (box) { fire(box, "change"); }
   });
 
+  // The designer: a problem's "line 12, column 5" puts the cursor there in the text.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("[data-goto-line]");
+    var area = document.querySelector("[data-definition]");
+    if (!link || !area) { return; }
+    var line = parseInt(link.getAttribute("data-goto-line"), 10) || 1;
+    var column = parseInt(link.getAttribute("data-goto-column"), 10) || 1;
+    var lines = area.value.split("\n");
+    var offset = 0;
+    for (var i = 0; i < Math.min(line - 1, lines.length); i++) { offset += lines[i].length + 1; }
+    offset += Math.min(column - 1, (lines[line - 1] || "").length);
+    area.focus();
+    area.setSelectionRange(offset, offset);
+    var height = parseFloat(window.getComputedStyle(area).lineHeight) || 18;
+    area.scrollTop = Math.max(0, (line - 3) * height);
+  });
+
+  // The designer's preview form is never sent: it only answers as it is typed into.
+  document.addEventListener("submit", function (event) {
+    if (event.target.matches("[data-preview]")) { event.preventDefault(); }
+  });
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
     var uploading = form.querySelector("[data-uploading]");

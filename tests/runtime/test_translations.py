@@ -16,7 +16,8 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
 
 def _used_messages() -> set[str]:
-    method_map = [("runtime/web/**.py", "python"), ("runtime/templates/**.html", "jinja2")]
+    method_map = [("runtime/web/**.py", "python"), ("runtime/templates/**.html", "jinja2"),
+                  ("designer/**.py", "python"), ("designer/templates/**.html", "jinja2")]
     keywords = {"_": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2)}
     found = set()
     for _file, _line, message, _comments, _context in extract_from_dir(

@@ -1,0 +1,232 @@
+"""The designer's pages (see the package's docstring). Administrators only: anyone else
+gets the 404 of a page that is not there, as with the administration pages."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from engine.schema import META_SCHEMA_PATH
+from runtime import policy
+from runtime.services import definitions, forms, templates
+from runtime.services.definitions import DraftCheck
+from runtime.services.errors import Conflict, Invalid, NotFound, ServiceError
+from runtime.web import forminput
+from runtime.web.common import flash_error, is_htmx, zone
+from runtime.web.context import runtime, service_request
+
+bp = Blueprint("designer", __name__, url_prefix="/design", template_folder="templates")
+
+FORMATS = ("yaml", "json")
+MAX_SOURCE = 512 * 1024  # characters: far above any real definition (the engine refuses more)
+# The preview form's own inputs: a dot keeps them apart from any field id.
+SOURCE, FORMAT = "designer.source", "designer.format"
+INSTALLED = {
+    "installed": lazy_gettext("Template %(name)s is installed as version %(version)s."),
+    "upgraded": lazy_gettext("Template %(name)s is upgraded to version %(version)s."),
+    "unchanged": lazy_gettext("Template %(name)s was installed already: version %(version)s."),
+}
+
+
+@bp.before_request
+@login_required
+def _administrators_only() -> None:
+    if current_user.via_token or not policy.can_manage_definitions(current_user.actor):
+        abort(404)
+
+
+@bp.get("/definition.schema.json")
+def schema() -> Response:
+    """The definitions' JSON Schema, for editors that check YAML as it is typed."""
+    return send_file(META_SCHEMA_PATH, mimetype="application/schema+json")
+
+
+# --- the list ------------------------------------------------------------------------
+
+
+@bp.get("/")
+def index() -> str:
+    """The ticket types, the bundled templates, and a new ticket type."""
+    return _index({"key": "", "name": "", "prefix": ""})[0]
+
+
+def _index(entered: dict[str, str], error: str | None = None,
+           status: int = 200) -> tuple[str, int]:
+    db, service = runtime().db, service_request()
+    return render_template("designer/index.html",
+                           types=definitions.list_definitions(db, service),
+                           templates=templates.list_templates(db, service),
+                           form=entered, error=error), status
+
+
+@bp.post("/new")
+def new() -> Response | tuple[str, int]:
+    """Start a ticket type from the smallest useful definition, as a draft."""
+    entered = {name: request.form.get(name, "").strip()[:200] for name in ("key", "name",
+                                                                          "prefix")}
+    db, service = runtime().db, service_request()
+    if any(entry["key"] == entered["key"] for entry in definitions.list_definitions(db, service)):
+        return _index(entered, _("The ticket type %(key)s exists.", key=entered["key"]), 409)
+    try:
+        source = definitions.skeleton(entered["key"], entered["name"], entered["prefix"])
+        definitions.save_draft(db, service, source, key=entered["key"])
+    except Invalid as problem:
+        said = [str(item.get("message", "")) for item in problem.details] or [problem.message]
+        return _index(entered, "; ".join(said), 422)
+    flash(_("Ticket type %(key)s was started as a draft.", key=entered["key"]))
+    return redirect(url_for("designer.edit", key=entered["key"]))
+
+
+@bp.post("/templates/<name>/install")
+def install(name: str) -> Response:
+    """Install a bundled template, or upgrade it to the bundled version."""
+    try:
+        outcome = templates.install(runtime().db, service_request(), name,
+                                    upgrade=request.form.get("upgrade") == "1")
+    except ServiceError as error:
+        flash_error(error)
+    else:
+        said = INSTALLED.get(outcome.action, INSTALLED["unchanged"])
+        flash(str(said) % {"name": name, "version": outcome.version})
+    return redirect(url_for("designer.index"))
+
+
+@bp.post("/templates/<name>/clone")
+def clone(name: str) -> Response:
+    """Publish an editable copy of a template under a key of one's own, and open it."""
+    key = request.form.get("key", "").strip()[:64]
+    prefix = request.form.get("prefix", "").strip()[:16] or None
+    try:
+        templates.clone(runtime().db, service_request(), name, key, prefix=prefix)
+    except ServiceError as error:
+        flash_error(error)
+        return redirect(url_for("designer.index"))
+    flash(_("Template %(name)s was copied as %(key)s.", name=name, key=key))
+    return redirect(url_for("designer.edit", key=key))
+
+
+# --- one ticket type -----------------------------------------------------------------
+
+
+@bp.get("/<key>")
+def edit(key: str) -> tuple[str, int]:
+    """The definition of `key` to edit: its draft, or its published text ready to become
+    the next version; checked as it stands."""
+    db, service = runtime().db, service_request()
+    try:
+        source, source_format, origin = definitions.editable_source(db, service, key)
+    except NotFound:
+        abort(404)
+    check = definitions.check_draft(db, service, key, source, source_format)
+    return _editor(key, source, source_format, origin, check)
+
+
+@bp.post("/<key>")
+def act(key: str) -> Response | tuple[str, int]:
+    """Check, save as the draft, or publish the text in the editor. Whatever happens,
+    the text comes back as it was typed."""
+    db, service = runtime().db, service_request()
+    source, source_format = _typed(request.form.get("source"), request.form.get("format"))
+    action = request.form.get("action", "check")
+    if action == "save":
+        origin = "typed"
+        try:
+            definitions.save_draft(db, service, source, source_format, key=key)
+        except Invalid:
+            pass  # the check below lists why it cannot be filed; the text stays
+        else:
+            origin = "draft"
+            flash(_("The draft is saved."))
+        return _checked(key, source, source_format, origin)
+    if action == "publish":
+        return _publish(key, source, source_format)
+    check = definitions.check_draft(db, service, key, source, source_format)
+    if is_htmx():
+        return _check_fragment(key, source, source_format, check), 200
+    return _editor(key, source, source_format, "typed", check)
+
+
+def _publish(key: str, source: str, source_format: str) -> Response | tuple[str, int]:
+    # The text is saved as the draft first, so a refusal loses none of it.
+    db, service = runtime().db, service_request()
+    check = definitions.check_draft(db, service, key, source, source_format)
+    if not check.publishable:
+        try:
+            definitions.save_draft(db, service, source, source_format, key=key)
+        except Invalid:
+            pass
+        flash(_("Not published: the definition has problems. It is saved as the draft."),
+              "error")
+        return _editor(key, source, source_format, "draft", check, status=422)
+    try:
+        definitions.save_draft(db, service, source, source_format, key=key)
+        info = definitions.publish(db, service, key)
+    except (Conflict, Invalid) as error:
+        flash(error.message, "error")
+        return _editor(key, source, source_format, "draft", check,
+                       status=409 if isinstance(error, Conflict) else 422)
+    flash(_("Version %(version)s of %(key)s is published; new tickets use it.",
+            version=info.version, key=key))
+    return redirect(url_for("designer.edit", key=key))
+
+
+def _checked(key: str, source: str, source_format: str, origin: str) -> tuple[str, int]:
+    check = definitions.check_draft(runtime().db, service_request(), key, source, source_format)
+    return _editor(key, source, source_format, origin, check)
+
+
+@bp.post("/<key>/preview")
+def preview(key: str) -> str:
+    """The intake form of the text in the editor, re-rendered for the values typed into
+    the preview (htmx): conditions, required fields and checks as a customer meets
+    them."""
+    source, source_format = _typed(request.form.get(SOURCE), request.form.get(FORMAT))
+    check = definitions.check_draft(runtime().db, service_request(), key, source,
+                                    source_format)
+    if check.ticket_type is None:
+        return render_template("designer/_no_preview.html")
+    empty = forms.sketch(service_request(), check.ticket_type, {})
+    values = forminput.parse([state.field for state in empty.fields], request.form, zone())
+    sketch = forms.sketch(service_request(), check.ticket_type, values)
+    return render_template("_form_fields.html", preview=sketch, prefix="preview", live=True,
+                           zone=zone(), refused={},
+                           action=url_for("designer.preview", key=key))
+
+
+def _typed(source: str | None, source_format: str | None) -> tuple[str, str]:
+    if source is None or len(source) > MAX_SOURCE or source_format not in FORMATS:
+        abort(400)  # only a hand-made form sends these
+    # Browsers send text areas with CRLF line ends; the definition keeps LF.
+    return source.replace("\r\n", "\n"), str(source_format)
+
+
+def _editor(key: str, source: str, source_format: str, origin: str, check: DraftCheck,
+            status: int = 200) -> tuple[str, int]:
+    return render_template("designer/editor.html", key=key, source=source,
+                           source_format=source_format, origin=origin, check=check,
+                           sketch=_sketch(check), zone=zone(),
+                           source_name=SOURCE, format_name=FORMAT), status
+
+
+def _check_fragment(key: str, source: str, source_format: str, check: DraftCheck) -> str:
+    return render_template("designer/_check.html", key=key, source=source,
+                           source_format=source_format, check=check, sketch=_sketch(check),
+                           zone=zone(), source_name=SOURCE, format_name=FORMAT)
+
+
+def _sketch(check: DraftCheck) -> forms.FormPreview | None:
+    if check.ticket_type is None:
+        return None
+    return forms.sketch(service_request(), check.ticket_type, {})

@@ -1,0 +1,287 @@
+"""The browser designer, on SQLite and PostgreSQL: administrators list the ticket types and
+templates, start a type, edit a definition with the engine's located problems, its
+changes and a live preview of its form, save it as a draft and publish it — and nothing
+typed is lost when something is refused. Everyone else finds no such pages."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from html import unescape
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from runtime.services import definitions, tickets
+from tests.runtime.conftest import TEMPLATES, Seed
+from tests.runtime.test_auth import csrf_from, redirects_to_login
+from tests.runtime.web_helpers import htmx_headers, log_in, text
+
+INTAKE = (Path(__file__).parent.parent / "data" / "designer" / "intake.yaml").read_text(
+    encoding="utf-8")
+REPAIR = (TEMPLATES / "repair.yaml").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def admin(client: FlaskClient) -> FlaskClient:
+    log_in(client, "admin")
+    return client
+
+
+def _post(client: FlaskClient, path: str, **form: Any) -> TestResponse:
+    return client.post(path, data={"csrf_token": csrf_from(client.get("/design/")), **form})
+
+
+def _act(client: FlaskClient, key: str, source: str, action: str,
+         source_format: str = "yaml") -> TestResponse:
+    return _post(client, f"/design/{key}", source=source, action=action, format=source_format)
+
+
+def _textarea(page: TestResponse) -> str:
+    found = re.search(r'<textarea id="source"[^>]*>(.*?)</textarea>', text(page), re.S)
+    assert found, "the page has no editor"
+    return unescape(found.group(1))
+
+
+def _issues(page: TestResponse) -> list[str]:
+    return re.findall(r'<li data-code="([^"]+)"', text(page))
+
+
+def _published(seed: Seed, key: str) -> int | None:
+    entry = {e["key"]: e for e in definitions.list_definitions(seed.db, seed.request("admin"))}
+    return entry[key].get("version") if key in entry else None
+
+
+# --- who ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["zhao", "wang", "li"],
+                         ids=["a supervisor", "an agent", "a customer"])
+@pytest.mark.parametrize("path", ["/design/", "/design/repair", "/design/definition.schema.json"])
+def test_only_administrators_find_the_designer(client: FlaskClient, who: str, path: str) -> None:
+    log_in(client, who)
+    assert client.get(path).status_code == 404
+    assert "/design/" not in text(client.get("/", follow_redirects=True))
+
+
+def test_the_designer_needs_a_browser_login(client: FlaskClient,
+                                            token_for: Callable[[str], str]) -> None:
+    assert redirects_to_login(client.get("/design/"))
+    bearer = {"Authorization": f"Bearer {token_for('admin')}"}
+    assert client.get("/design/", headers=bearer).status_code == 404
+
+
+def test_administrators_reach_it_from_every_page(admin: FlaskClient) -> None:
+    assert 'href="/design/"' in text(admin.get("/", follow_redirects=True))
+
+
+# --- the list ----------------------------------------------------------------------------
+
+
+def test_the_list_shows_the_types_and_what_is_installed_of_each_template(
+        admin: FlaskClient) -> None:
+    page = text(admin.get("/design/"))
+    assert re.search(r'<tr id="type-repair">.*?REP.*?version 1', page, re.S)
+    installed = re.search(r'<tr id="template-repair">(.*?)</tr>', page, re.S)
+    assert installed
+    assert "version 1" in installed.group(1)
+    assert 'action="/design/templates/repair/install"' not in page
+    assert 'action="/design/templates/service/install"' in page  # not installed here yet
+
+
+def test_installing_and_copying_a_template(admin: FlaskClient, seed: Seed) -> None:
+    installed = _post(admin, "/design/templates/service/install")
+    assert installed.status_code == 302
+    assert _published(seed, "service") == 1
+    copied = _post(admin, "/design/templates/repair/clone", key="myrepair", prefix="MR")
+    assert copied.location.endswith("/design/myrepair")
+    assert _published(seed, "myrepair") == 1
+    again = _post(admin, "/design/templates/repair/clone", key="myrepair", prefix="MR2")
+    assert again.status_code == 302
+    assert again.location.endswith("/design/")
+    assert "exists" in text(admin.get("/design/"))  # the refusal, flashed
+
+
+def test_starting_a_type_opens_its_draft(admin: FlaskClient, seed: Seed) -> None:
+    started = _post(admin, "/design/new", key="visitor", name="访客登记 Visitors", prefix="VIS")
+    assert started.location.endswith("/design/visitor")
+    editor = admin.get("/design/visitor")
+    assert "ticket_type: visitor" in _textarea(editor)
+    assert 'name: "访客登记 Visitors"' in _textarea(editor)
+    assert 'id="no-problems"' in text(editor)
+    assert _published(seed, "visitor") is None  # a draft until published
+    assert _act(admin, "visitor", _textarea(editor), "publish").status_code == 302
+    ticket = tickets.create(seed.db, seed.request("li"), "visitor", {"title": "Badge for Wu"})
+    assert (ticket.number, ticket.state) == ("VIS-000001", "working")
+
+
+@pytest.mark.parametrize(("form", "status", "said"), [
+    ({"key": "repair", "name": "Again", "prefix": "AGN"}, 409, "exists"),
+    ({"key": "Bad Key", "name": "Bad", "prefix": "BAD"}, 422, "lower case"),
+    ({"key": "noname", "name": " ", "prefix": "NON"}, 422, "name is missing"),
+], ids=["a key in use", "a key that cannot be one", "no name"])
+def test_a_refused_start_keeps_what_was_typed(admin: FlaskClient, seed: Seed,
+                                              form: dict[str, str], status: int,
+                                              said: str) -> None:
+    page = _post(admin, "/design/new", **form)
+    assert page.status_code == status
+    assert said in text(page)
+    assert f'value="{form["key"]}"' in text(page)
+    assert _published(seed, "repair") == 1
+
+
+# --- editing -----------------------------------------------------------------------------
+
+
+def test_a_published_type_opens_as_its_next_version(admin: FlaskClient) -> None:
+    page = admin.get("/design/repair")
+    source = _textarea(page)
+    assert re.search(r"^version: 2\b", source, re.M)
+    assert source.replace("version: 2", "version: 1", 1) == REPAIR
+    assert "Nothing but the version number differs from version 1." in text(page)
+
+
+def test_checking_lists_every_problem_where_it_is(admin: FlaskClient) -> None:
+    broken = INTAKE.replace("to: open}", "to: opened}").replace("kind == 'hardware'",
+                                                               "knd == 'hardware'")
+    page = _act(admin, "intake", broken, "check")
+    assert page.status_code == 200
+    assert sorted(_issues(page)) == ["unknown-name", "unknown-state"]
+    line = next(n for n, text_ in enumerate(broken.splitlines(), 1) if "to: opened" in text_)
+    assert f'data-goto-line="{line}"' in text(page)
+    assert _textarea(page) == broken  # the text comes back as typed
+
+
+def test_checking_by_htmx_answers_with_the_check_alone(admin: FlaskClient) -> None:
+    headers = htmx_headers(admin, "/design/repair")
+    page = admin.post("/design/repair", headers=headers,
+                      data={"source": REPAIR, "action": "check", "format": "yaml"})
+    body = text(page)
+    assert body.lstrip().startswith('<section class="check" id="check"')
+    assert _issues(page) == ["version-not-newer"]
+    assert "publishing this needs version: 2" in unescape(body)
+
+
+def test_the_changes_against_the_published_version(admin: FlaskClient) -> None:
+    field = "  - {id: asset_tag, type: string, label: {en: Asset tag, zh: 资产标签}}\n"
+    changed = _textarea(admin.get("/design/repair")).replace("fields:\n", "fields:\n" + field, 1)
+    page = text(_act(admin, "repair", changed, "check"))
+    assert "Version 1 → 2:" in unescape(page)
+    assert "+ field asset_tag" in unescape(page)
+
+
+def test_saving_a_draft_keeps_it_for_later_and_publishes_nothing(admin: FlaskClient,
+                                                                  seed: Seed) -> None:
+    draft = _textarea(admin.get("/design/repair")).replace("version: 2", "version: 2  # wip")
+    saved = _act(admin, "repair", draft, "save")
+    assert "The draft is saved." in text(saved)
+    reopened = admin.get("/design/repair")
+    assert _textarea(reopened) == draft
+    assert "The saved draft" in text(reopened)
+    assert _published(seed, "repair") == 1
+
+
+def test_publishing_makes_the_next_version_that_new_tickets_use(admin: FlaskClient,
+                                                                 seed: Seed) -> None:
+    source = _textarea(admin.get("/design/repair"))
+    published = _act(admin, "repair", source, "publish")
+    assert published.status_code == 302
+    assert "Version 2 of repair is published" in text(admin.get(published.location))
+    assert _published(seed, "repair") == 2
+    # The page now offers version 3, the text of version 2.
+    assert re.search(r"^version: 3\b", _textarea(admin.get("/design/repair")), re.M)
+
+
+@pytest.mark.parametrize(("change", "code"), [
+    (lambda source: source.replace("version: 2", "version: 1"), "version-not-newer"),
+    (lambda source: source.replace("initial: true", "initial: false"), "no-initial-state"),
+], ids=["an old version number", "a definition the engine refuses"])
+def test_a_refused_publication_keeps_the_text_as_the_draft(
+        admin: FlaskClient, seed: Seed, change: Callable[[str], str], code: str) -> None:
+    source = change(_textarea(admin.get("/design/repair")))
+    refused = _act(admin, "repair", source, "publish")
+    assert refused.status_code == 422
+    assert code in _issues(refused)
+    assert "It is saved as the draft" in text(refused)
+    assert _textarea(refused) == source
+    assert _published(seed, "repair") == 1
+    assert _textarea(admin.get("/design/repair")) == source  # nothing typed was lost
+
+
+def test_a_prefix_another_type_uses_is_refused_with_the_text_kept(admin: FlaskClient,
+                                                                   seed: Seed) -> None:
+    _post(admin, "/design/new", key="other", name="Other", prefix="OTH")
+    _act(admin, "other", _textarea(admin.get("/design/other")), "publish")
+    source = _textarea(admin.get("/design/repair")).replace("number_prefix: REP",
+                                                             "number_prefix: OTH")
+    refused = _act(admin, "repair", source, "publish")
+    assert refused.status_code == 409
+    assert "already used by" in unescape(text(refused))
+    assert _textarea(refused) == source
+    assert _published(seed, "repair") == 1
+
+
+def test_a_definition_in_json(admin: FlaskClient, seed: Seed) -> None:
+    import json
+
+    import yaml
+
+    data = yaml.safe_load(INTAKE)
+    page = _act(admin, "intake", json.dumps(data, ensure_ascii=False, indent=2), "publish",
+                source_format="json")
+    assert page.status_code == 302
+    assert _published(seed, "intake") == 1
+
+
+@pytest.mark.parametrize("form", [
+    {"action": "check", "format": "yaml"},
+    {"action": "check", "format": "toml", "source": "ticket_type: x"},
+    {"action": "check", "format": "yaml", "source": "x" * (512 * 1024 + 1)},
+], ids=["no text", "an unknown format", "too much text"])
+def test_a_hand_made_post_is_a_bad_request(admin: FlaskClient, form: dict[str, str]) -> None:
+    assert _post(admin, "/design/repair", **form).status_code == 400
+
+
+def test_an_unknown_type_is_not_there(admin: FlaskClient) -> None:
+    assert admin.get("/design/nothing").status_code == 404
+
+
+# --- the live preview --------------------------------------------------------------------
+
+
+def _preview(client: FlaskClient, source: str, **values: str) -> str:
+    headers = htmx_headers(client, "/design/repair")
+    form = {"designer.source": source, "designer.format": "yaml", **values}
+    form.update({f"present.{name}": "1" for name in values})
+    return text(client.post("/design/intake/preview", headers=headers, data=form))
+
+
+def _shown(page: str, field: str) -> bool:
+    found = re.search(rf'<fieldset[^>]*id="w-preview-{field}"[^>]*>', page)
+    assert found, f"the preview has no field {field}"
+    return "hidden" not in found.group(0)
+
+
+def test_the_preview_answers_as_a_customer_meets_the_form(admin: FlaskClient) -> None:
+    editor = text(_act(admin, "intake", INTAKE, "check"))
+    assert 'id="preview"' in editor
+    assert not _shown(editor, "serial")
+    hardware = _preview(admin, INTAKE, title="Printer", kind="hardware")
+    assert _shown(hardware, "serial")
+    software = _preview(admin, INTAKE, title="Mail", kind="software")
+    assert not _shown(software, "serial")
+
+
+def test_the_preview_of_a_broken_definition_says_so(admin: FlaskClient) -> None:
+    page = _preview(admin, INTAKE.replace("initial: true", "initial: false"), title="x")
+    assert "The definition has problems" in page
+
+
+def test_the_schema_for_editors(admin: FlaskClient) -> None:
+    response = admin.get("/design/definition.schema.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/schema+json"
+    assert response.get_json()["$schema"].startswith("https://json-schema.org/")
