@@ -125,12 +125,15 @@ def edit(key: str) -> tuple[str, int]:
     """The definition of `key` to edit: its draft, or its published text ready to become
     the next version; checked as it stands."""
     db, service = runtime().db, service_request()
+    wanted = request.args.get("from", "")
     try:
-        source, source_format, origin = definitions.editable_source(db, service, key)
+        opened = definitions.editable_source(
+            db, service, key, int(wanted) if wanted.isdigit() and len(wanted) < 10 else None)
     except NotFound:
         abort(404)
-    check = definitions.check_draft(db, service, key, source, source_format)
-    return _editor(key, source, source_format, origin, check)
+    check = definitions.check_draft(db, service, key, opened.source, opened.source_format)
+    return _editor(key, opened.source, opened.source_format, opened.origin, check,
+                   based_on=opened.based_on)
 
 
 @bp.post("/<key>")
@@ -213,10 +216,11 @@ def _typed(source: str | None, source_format: str | None) -> tuple[str, str]:
 
 
 def _editor(key: str, source: str, source_format: str, origin: str, check: DraftCheck,
-            status: int = 200) -> tuple[str, int]:
+            status: int = 200, based_on: int | None = None) -> tuple[str, int]:
+    history = definitions.version_history(runtime().db, service_request(), key)
     return render_template("designer/editor.html", key=key, source=source,
-                           source_format=source_format, origin=origin, check=check,
-                           sketch=_sketch(check), zone=zone(),
+                           source_format=source_format, origin=origin, based_on=based_on,
+                           check=check, sketch=_sketch(check), zone=zone(), history=history,
                            source_name=SOURCE, format_name=FORMAT), status
 
 

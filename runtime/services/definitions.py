@@ -378,24 +378,76 @@ def check_draft(db: Database, request: Request, key: str, source: str,
     return DraftCheck((stale,), ticket_type, latest.version, changes, warnings)
 
 
-def editable_source(db: Database, request: Request, key: str) -> tuple[str, str, str]:
+@dataclass(frozen=True)
+class Editable:
+    """A definition's text as the designer opens it."""
+
+    source: str
+    source_format: str
+    origin: str  # "draft", or "published": a published version renumbered as the next
+    based_on: int | None = None  # the published version it was taken from
+
+
+def editable_source(db: Database, request: Request, key: str,
+                    version: int | None = None) -> Editable:
     """What the designer opens for `key`: its draft if there is one, else the newest
-    published version with its version number raised by one (what publishing it again
-    needs). Returns the text, its format and where it came from ("draft" or
-    "published")."""
+    published version; or, when `version` is given, that published version (to start
+    again from it). A published text comes with its version number raised above the
+    newest, which publishing it needs."""
     if not policy.can_manage_definitions(request.actor):
         raise NotFound(f"there is no ticket type '{key}'")
     with db.read() as session:
-        draft = session.scalar(select(DefinitionVersion).join(Definition).where(
-            Definition.key == key, DefinitionVersion.status == VersionStatus.DRAFT))
-        if draft is not None:
-            return draft.source, draft.source_format, "draft"
+        if version is None:
+            draft = session.scalar(select(DefinitionVersion).join(Definition).where(
+                Definition.key == key, DefinitionVersion.status == VersionStatus.DRAFT))
+            if draft is not None:
+                return Editable(draft.source, draft.source_format, "draft")
         latest = latest_source(session, key)
-        if latest is None:
-            raise NotFound(f"there is no ticket type '{key}'")
-        source = with_top_level(latest.source, {"version": latest.version + 1},
-                                f"{key}.{latest.source_format}")
-        return source, "yaml", "published"
+        chosen = latest if version is None or latest is None else session.scalar(
+            select(DefinitionVersion).join(Definition).where(
+                Definition.key == key, DefinitionVersion.status == VersionStatus.PUBLISHED,
+                DefinitionVersion.version == version))
+        if latest is None or chosen is None:
+            raise NotFound(f"there is no {'version ' + str(version) + ' of ' if version else ''}"
+                           f"ticket type '{key}'")
+        # A JSON text comes back as YAML, the only form edited line by line.
+        source = with_top_level(chosen.source, {"version": latest.version + 1},
+                                f"{key}.{chosen.source_format}")
+        return Editable(source, "yaml", "published", chosen.version)
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    """One published version of a ticket type, with what it changed."""
+
+    version: int
+    published_at: datetime | None
+    changes: tuple[Change, ...]  # against the version before it
+    first: bool = False  # no version before it
+
+
+def version_history(db: Database, request: Request, key: str,
+                    limit: int = 10) -> list[PublishedVersion]:
+    """The newest `limit` published versions of `key`, newest first, each with its
+    changes against the one before."""
+    if not policy.can_manage_definitions(request.actor):
+        raise NotFound(f"there is no ticket type '{key}'")
+    with db.read() as session:
+        rows = session.scalars(
+            select(DefinitionVersion).join(Definition)
+            .where(Definition.key == key, DefinitionVersion.status == VersionStatus.PUBLISHED)
+            .order_by(DefinitionVersion.version.desc()).limit(limit + 1)).all()
+    compiled = [compile_text(row.source, row.source_format, f"{key}@{row.version}")
+                for row in rows]
+    history = []
+    for index, row in enumerate(rows[:limit]):
+        before = compiled[index + 1] if index + 1 < len(rows) else None
+        changes = () if before is None else tuple(
+            change for change in diff(before, compiled[index])
+            if (change.area, change.attribute) != ("definition", "version"))
+        history.append(PublishedVersion(row.version, row.published_at, changes,
+                                        first=before is None))
+    return history
 
 
 def skeleton(key: str, name: str, prefix: str) -> str:

@@ -285,3 +285,26 @@ def test_the_schema_for_editors(admin: FlaskClient) -> None:
     assert response.status_code == 200
     assert response.mimetype == "application/schema+json"
     assert response.get_json()["$schema"].startswith("https://json-schema.org/")
+
+
+# --- versions ----------------------------------------------------------------------------
+
+
+def test_the_published_versions_with_their_changes_and_a_way_back(admin: FlaskClient,
+                                                                 seed: Seed) -> None:
+    field = "  - {id: asset_tag, type: string, label: {en: Asset tag, zh: 资产标签}}\n"
+    v2 = _textarea(admin.get("/design/repair")).replace("fields:\n", "fields:\n" + field, 1)
+    assert _act(admin, "repair", v2, "publish").status_code == 302
+    page = admin.get("/design/repair")
+    history = re.search(r'<section class="card" id="history">(.*?)</section>', text(page), re.S)
+    assert history
+    entries = re.findall(r'<li id="version-(\d+)">', history.group(1))
+    assert entries == ["2", "1"]
+    assert "+ field asset_tag" in unescape(history.group(1))
+    # Starting again from version 1: its text, numbered 3, and the field gone again.
+    back = admin.get("/design/repair?from=1")
+    source = _textarea(back)
+    assert re.search(r"^version: 3\b", source, re.M)
+    assert "asset_tag" not in source
+    assert "- field asset_tag" in unescape(text(back))  # what publishing it would change
+    assert admin.get("/design/repair?from=7").status_code == 404
