@@ -161,6 +161,20 @@ def act(key: str) -> Response | tuple[str, int]:
     return _editor(key, source, source_format, "typed", check)
 
 
+@bp.post("/<key>/discard")
+def discard(key: str) -> Response:
+    """Throw the draft away; the published version stays (a type never published goes)."""
+    db, service = runtime().db, service_request()
+    try:
+        definitions.discard_draft(db, service, key)
+    except NotFound:
+        abort(404)
+    flash(_("The draft of %(key)s is discarded.", key=key))
+    if any(entry["key"] == key for entry in definitions.list_definitions(db, service)):
+        return redirect(url_for("designer.edit", key=key))
+    return redirect(url_for("designer.index"))
+
+
 def _publish(key: str, source: str, source_format: str) -> Response | tuple[str, int]:
     # The text is saved as the draft first, so a refusal loses none of it.
     db, service = runtime().db, service_request()

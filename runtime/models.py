@@ -140,6 +140,7 @@ class EventKind(StrEnum):
     SURVEY_ANSWERED = "survey_answered"
     DEFINITION_SAVED = "definition_saved"
     DEFINITION_PUBLISHED = "definition_published"
+    DEFINITION_DRAFT_DISCARDED = "definition_draft_discarded"
     USER_CREATED = "user_created"
     USER_CHANGED = "user_changed"
     ROLE_CHANGED = "role_changed"

@@ -71,6 +71,13 @@ def save_draft(key: str) -> Response:
     return jsonify({"definition": version_dict(info), "issues": list(info.issues)})
 
 
+@api.delete("/definitions/<key>/draft")
+def discard_draft(key: str) -> tuple[str, int]:
+    """Throw the draft of `key` away (a type never published goes with it)."""
+    definitions.discard_draft(db(), service_request(), key)
+    return "", 204
+
+
 @api.post("/definitions/<key>/publish")
 def publish(key: str) -> Response:
     """Publish the draft of `key` as a new immutable version."""

@@ -438,6 +438,9 @@ def _definitions() -> dict[str, Any]:
                      "issues": {"type": "array", "items": ref("Issue")}},
                     ("definition", "issues")))), (400, 403, 409, 413, 415, 422),
                 body=_body(ref("DefinitionSource"))),
+            "delete": operation("Discard the draft (a type never published goes with it)",
+                                "discardDraft", "definitions",
+                                ("204", {"description": "Discarded."}), (400, 403, 404)),
         },
         "/definitions/{key}/publish": {
             "parameters": [key],

@@ -186,6 +186,25 @@ def publish_in(session: Session, request: Request, key: str
     return definition, draft
 
 
+def discard_draft(db: Database, request: Request, key: str) -> None:
+    """Throw the draft of `key` away: what is published stays as it is. A type that was
+    never published goes with its draft."""
+    if not policy.can_manage_definitions(request.actor):
+        raise Forbidden("only administrators may change definitions")
+    with db.write() as session:
+        definition = session.scalar(select(Definition).where(Definition.key == key))
+        draft = definition and session.scalar(select(DefinitionVersion).where(
+            DefinitionVersion.definition_id == definition.id,
+            DefinitionVersion.status == VersionStatus.DRAFT))
+        if definition is None or draft is None:
+            raise NotFound(f"there is no draft of '{key}'")
+        session.delete(draft)
+        session.flush()
+        if _latest_version_number(session, definition.id) == 0:
+            session.delete(definition)
+        record(session, request, EventKind.DEFINITION_DRAFT_DISCARDED, {"ticket_type": key})
+
+
 def install(db: Database, request: Request, source: str, source_format: str = "yaml"
             ) -> VersionInfo:
     """Save and publish in one transaction (templates, the demo, imports)."""

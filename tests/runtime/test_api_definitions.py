@@ -11,7 +11,9 @@ import pytest
 import yaml
 from flask.testing import FlaskClient
 
+from runtime.services import audit
 from tests.conftest import MINIMAL, TEMPLATES
+from tests.runtime.conftest import Seed
 from tests.runtime.test_api_support import Api, error_of
 
 REPAIR = (TEMPLATES / "repair.yaml").read_text(encoding="utf-8")
@@ -112,6 +114,20 @@ def test_a_draft_with_issues_is_kept_but_not_published(api: Api) -> None:
         ("unknown-state", "/transitions/4/to")]
     assert error["details"][0]["line"] is not None
     assert api.get("/definitions/repair", "admin").get_json()["definition"]["version"] == 1
+
+
+def test_a_discarded_draft_leaves_the_published_version_and_an_audit_entry(
+        api: Api, seed: Seed) -> None:
+    api.put("/definitions/repair/draft", "admin", json={"source": BROKEN_V2})
+    assert api.delete("/definitions/repair/draft", "wang").status_code == 403
+    assert api.delete("/definitions/repair/draft", "admin").status_code == 204
+    assert api.get("/definitions/repair?draft=true", "admin").status_code == 404
+    assert api.get("/definitions", "admin").get_json()["items"][0]["draft"] is False
+    assert api.get("/definitions/repair", "admin").get_json()["definition"]["version"] == 1
+    assert error_of(api.delete("/definitions/repair/draft", "admin"))["code"] == "not-found"
+    entries = audit.entries(seed.db, seed.request("admin"),
+                            kind="definition_draft_discarded").items
+    assert [entry.data for entry in entries] == [{"ticket_type": "repair"}]
 
 
 def test_publishing_a_version_twice_is_a_conflict(api: Api) -> None:

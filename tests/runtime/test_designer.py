@@ -308,3 +308,29 @@ def test_the_published_versions_with_their_changes_and_a_way_back(admin: FlaskCl
     assert "asset_tag" not in source
     assert "- field asset_tag" in unescape(text(back))  # what publishing it would change
     assert admin.get("/design/repair?from=7").status_code == 404
+
+
+# --- discarding a draft ------------------------------------------------------------------
+
+
+def test_discarding_a_draft_goes_back_to_the_published_version(admin: FlaskClient,
+                                                               seed: Seed) -> None:
+    draft = _textarea(admin.get("/design/repair")).replace("version: 2", "version: 2  # wip")
+    _act(admin, "repair", draft, "save")
+    assert 'id="discard"' in text(admin.get("/design/repair"))
+    discarded = _post(admin, "/design/repair/discard")
+    assert discarded.location.endswith("/design/repair")
+    reopened = admin.get("/design/repair")
+    assert "# wip" not in _textarea(reopened)
+    assert 'id="discard"' not in text(reopened)  # nothing left to discard
+    assert _published(seed, "repair") == 1
+    assert _post(admin, "/design/repair/discard").status_code == 404
+
+
+def test_discarding_a_type_never_published_removes_it(admin: FlaskClient, seed: Seed) -> None:
+    _post(admin, "/design/new", key="scratch", name="Scratch", prefix="SCR")
+    assert _post(admin, "/design/scratch/discard").location.endswith("/design/")
+    assert "type-scratch" not in text(admin.get("/design/"))
+    assert admin.get("/design/scratch").status_code == 404
+    again = _post(admin, "/design/new", key="scratch", name="Scratch", prefix="SCR")
+    assert again.status_code == 302  # the key is free again
