@@ -3,6 +3,8 @@ gets the 404 of a page that is not there, as with the administration pages."""
 
 from __future__ import annotations
 
+import re
+
 from flask import (
     Blueprint,
     abort,
@@ -18,6 +20,8 @@ from flask_babel import lazy_gettext
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from engine.canonical import with_list_item
+from engine.errors import DefinitionError
 from engine.schema import META_SCHEMA_PATH
 from runtime import policy
 from runtime.services import definitions, forms, templates
@@ -33,6 +37,17 @@ FORMATS = ("yaml", "json")
 MAX_SOURCE = 512 * 1024  # characters: far above any real definition (the engine refuses more)
 # The preview form's own inputs: a dot keeps them apart from any field id.
 SOURCE, FORMAT = "designer.source", "designer.format"
+# The field types "Add a field" offers, in the order shown (tables and user pickers are
+# written in the text).
+FIELD_TYPES = {
+    "string": lazy_gettext("Short text"), "text": lazy_gettext("Long text"),
+    "number": lazy_gettext("Number"), "date": lazy_gettext("Date"),
+    "datetime": lazy_gettext("Date and time"), "choice": lazy_gettext("One choice"),
+    "multi_choice": lazy_gettext("Several choices"), "boolean": lazy_gettext("Yes or no"),
+    "email": lazy_gettext("E-mail address"), "phone": lazy_gettext("Phone number"),
+    "attachments": lazy_gettext("Files"),
+}
+CHOICES = ("choice", "multi_choice")
 INSTALLED = {
     "installed": lazy_gettext("Template %(name)s is installed as version %(version)s."),
     "upgraded": lazy_gettext("Template %(name)s is upgraded to version %(version)s."),
@@ -155,10 +170,63 @@ def act(key: str) -> Response | tuple[str, int]:
         return _checked(key, source, source_format, origin)
     if action == "publish":
         return _publish(key, source, source_format)
+    if action == "add_field":
+        return _add_field(key, source, source_format)
     check = definitions.check_draft(db, service, key, source, source_format)
     if is_htmx():
         return _check_fragment(key, source, source_format, check), 200
     return _editor(key, source, source_format, "typed", check)
+
+
+def _add_field(key: str, source: str, source_format: str) -> tuple[str, int]:
+    # The field joins the end of the list as one line; the engine then checks the whole
+    # text as it checks anything typed (a duplicate id, an unknown type...).
+    item, error = _new_field()
+    if item is not None:
+        try:
+            source = with_list_item(source, "fields", item, f"definition.{source_format}")
+            source_format = "yaml"  # a JSON text comes back as YAML
+        except DefinitionError:
+            error = _("The definition cannot be read: fix its problems first.")
+    check = definitions.check_draft(runtime().db, service_request(), key, source, source_format)
+    return _editor(key, source, source_format, "typed", check, status=422 if error else 200,
+                   field_error=error)
+
+
+def _new_field() -> tuple[dict[str, object] | None, str | None]:
+    """The field "Add a field" describes, as a definition writes it; or what is missing."""
+    form = request.form
+    label = form.get("field_label", "").strip()[:200]
+    label_zh = form.get("field_label_zh", "").strip()[:200]
+    field_id = form.get("field_id", "").strip()[:64] or _identifier(label)
+    field_type = form.get("field_type", "string")
+    if not (label or label_zh):
+        return None, _("Give the field a label.")
+    if not field_id:
+        return None, _("Give the field an id: lower-case letters, digits and '_'.")
+    if field_type not in FIELD_TYPES:
+        abort(400)  # only a hand-made form sends another type
+    item: dict[str, object] = {"id": field_id, "type": field_type,
+                               "label": {"en": label or label_zh, **({"zh": label_zh}
+                                                                     if label_zh else {})}}
+    if form.get("field_required") == "1":
+        item["required"] = True
+    if field_type in CHOICES:
+        lines = [line.strip() for line in form.get("field_options", "").splitlines()]
+        labels = [line[:200] for line in lines if line][:100]
+        if not labels:
+            return None, _("A choice needs its options, one per line.")
+        item["options"] = [{"value": _identifier(text) or f"option_{number}",
+                            "label": {"en": text}} for number, text in enumerate(labels, 1)]
+    return item, None
+
+
+def _identifier(label: str) -> str:
+    """An id made from a label: `Serial number` → `serial_number` (none from a label
+    without Latin letters or digits)."""
+    words = re.findall(r"[a-z0-9]+", label.lower())
+    identifier = "_".join(words)[:63]
+    return identifier if identifier[:1].isalpha() else ""
 
 
 @bp.post("/<key>/discard")
@@ -230,11 +298,13 @@ def _typed(source: str | None, source_format: str | None) -> tuple[str, str]:
 
 
 def _editor(key: str, source: str, source_format: str, origin: str, check: DraftCheck,
-            status: int = 200, based_on: int | None = None) -> tuple[str, int]:
+            status: int = 200, based_on: int | None = None,
+            field_error: str | None = None) -> tuple[str, int]:
     history = definitions.version_history(runtime().db, service_request(), key)
     return render_template("designer/editor.html", key=key, source=source,
                            source_format=source_format, origin=origin, based_on=based_on,
                            check=check, sketch=_sketch(check), zone=zone(), history=history,
+                           field_types=FIELD_TYPES, field_error=field_error,
                            source_name=SOURCE, format_name=FORMAT), status
 
 

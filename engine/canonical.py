@@ -291,6 +291,36 @@ def with_top_level(text: str, changes: Mapping[str, Any], file: str | None = Non
     return comments + header + body[_comment_block_length(body):]
 
 
+def with_list_item(text: str, key: str, item: Any, file: str | None = None) -> str:
+    """YAML definition text with `item` added at the end of the top-level list `key` (a
+    field, a state, a transition), everything else (comments, layout) kept; the list is
+    made when missing. Used by the designer's "add a field". A source this cannot edit
+    line by line (JSON, a flow-style top level or list) is rewritten in canonical form."""
+    source = parse_text(text, file)
+    data = source.data
+    if not isinstance(data, dict):
+        data = {}
+    current = data.get(key)
+    items = [*(current if isinstance(current, list) else ()), item]
+    key_at = source.map.keys.get(f"/{key}")
+    first = source.map.values.get(f"/{key}/0")
+    if key_at is None or first is None or first.line == key_at.line:
+        # Missing, empty or written in flow style: the whole entry is written again.
+        return with_top_level(text, {key: items}, file)
+    lines = text.replace("\r\n", "\n").split("\n")
+    # The new item goes after the list's last line that belongs to it: before the next
+    # top-level key (or the end), not counting the blank and comment lines before it.
+    later = sorted(p.line - 1 for name, p in source.map.keys.items()
+                   if name.count("/") == 1 and p.line > key_at.line)
+    end = later[0] if later else len(lines)
+    while end > key_at.line and (not lines[end - 1].strip()
+                                 or lines[end - 1].lstrip().startswith("#")):
+        end -= 1
+    dash = lines[first.line - 1][:first.column - 1].rstrip().removesuffix("-")
+    entry = f"{dash}- {_flow(item, _items(_child(meta_schema(), key)))}"
+    return "\n".join([*lines[:end], entry, *lines[end:]])
+
+
 def _comment_block_length(text: str) -> int:
     """Characters taken by the comment block (and blank lines) at the top of `text`."""
     offset = 0

@@ -55,6 +55,14 @@ def test_an_administrator_designs_and_publishes_a_ticket_type(chromium, server: 
     company.wait_for(state="visible")
     page.screenshot(path=str(shots / "designer-preview.png"), full_page=True)
 
+    # A field from the form, for whoever would rather not write YAML.
+    page.locator("#add-field summary").click()
+    page.fill("#field-label", "Badge number")
+    page.select_option("#field-type", "string")
+    page.get_by_role("button", name="Add to the definition").click()
+    page.locator("#w-preview-badge_number").wait_for(state="visible")
+    assert "id: badge_number" in page.locator("#source").input_value()
+
     page.get_by_role("button", name="Publish").click()
     page.wait_for_url("**/design/visitor_pass")
     assert "Version 1 of visitor_pass is published" in page.inner_text("main")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.canonical import canonical_text, dump, scalar, with_top_level
+from engine.canonical import canonical_text, dump, scalar, with_list_item, with_top_level
 from engine.compile import loads
 from engine.source import parse_text
 from tests.conftest import MINIMAL, TEMPLATES
@@ -99,3 +99,35 @@ def test_a_json_source_is_rewritten_in_canonical_form() -> None:
     changed = with_top_level(source, {"ticket_type": "copy"}, "d.json")
     assert changed.startswith("ticket_type: copy\nversion: 1\n")
     assert canonical_text(source, json_format=True).startswith("ticket_type: demo\n")
+
+
+NOTE = {"id": "note", "type": "text", "label": {"en": "Note", "zh": "备注"}}
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    (MINIMAL.replace("fields:", "# the form\nfields:") + "\n# the end\n",
+     ["# the form\nfields:", "# the end"]),
+    (MINIMAL.replace("fields:\n", "fields:\n  - id: long\n    type: text\n", 1),
+     ["  - id: long\n    type: text\n"]),
+], ids=["flow items, comments around", "block items"])
+def test_an_item_joins_the_end_of_a_list_and_the_rest_stays(text: str,
+                                                             kept: list[str]) -> None:
+    changed = with_list_item(text, "fields", NOTE)
+    assert [field.id for field in loads(changed).fields] == [
+        *(field.id for field in loads(text).fields), "note"]
+    assert "  - {id: note, type: text, label: {en: Note, zh: 备注}}" in changed
+    for piece in kept:
+        assert piece in changed
+    assert changed.replace("  - {id: note, type: text, label: {en: Note, zh: 备注}}\n", "") \
+        == text
+
+
+@pytest.mark.parametrize("text", [
+    MINIMAL.replace("fields:\n", "fields: []\nold_fields:\n", 1),
+    '{"ticket_type": "demo", "version": 1, "name": "Demo", "number_prefix": "DEM", '
+    '"fields": [], "states": [{"id": "a", "initial": true}, {"id": "b", "final": true}], '
+    '"transitions": [{"id": "go", "from": "a", "to": "b"}]}',
+], ids=["a flow-style list", "JSON"])
+def test_a_list_it_cannot_extend_line_by_line_is_written_again(text: str) -> None:
+    changed = with_list_item(text, "fields", NOTE)
+    assert parse_text(changed).data["fields"][-1] == NOTE

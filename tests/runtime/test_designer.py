@@ -334,3 +334,45 @@ def test_discarding_a_type_never_published_removes_it(admin: FlaskClient, seed: 
     assert admin.get("/design/scratch").status_code == 404
     again = _post(admin, "/design/new", key="scratch", name="Scratch", prefix="SCR")
     assert again.status_code == 302  # the key is free again
+
+
+# --- adding a field without writing YAML -------------------------------------------------
+
+
+def _add(client: FlaskClient, source: str, **field: str) -> TestResponse:
+    return _post(client, "/design/intake", source=source, format="yaml", action="add_field",
+                 **field)
+
+
+def test_a_field_added_from_the_form_joins_the_text_and_the_preview(admin: FlaskClient) -> None:
+    page = _add(admin, INTAKE, field_label="Building", field_label_zh="楼栋",
+                field_type="choice", field_required="1", field_options="North wing\nSouth wing\n")
+    assert page.status_code == 200
+    source = _textarea(page)
+    assert ("  - {id: building, type: choice, label: {en: Building, zh: 楼栋}, required: true, "
+            "options: [{value: north_wing, label: {en: North wing}}, {value: south_wing, "
+            "label: {en: South wing}}]}") in source
+    added = next(line for line in source.splitlines() if "id: building" in line)
+    assert source.replace(added + "\n", "") == INTAKE  # nothing else moved
+    assert 'id="no-problems"' in text(page)
+    assert 'id="w-preview-building"' in text(page)
+
+
+@pytest.mark.parametrize(("field", "said"), [
+    ({"field_label": "", "field_type": "string"}, "Give the field a label."),
+    ({"field_label_zh": "楼栋", "field_type": "string"}, "Give the field an id"),
+    ({"field_label": "Size", "field_type": "choice"}, "A choice needs its options"),
+], ids=["no label", "no id to make from the label", "a choice without options"])
+def test_a_field_that_cannot_be_added_leaves_the_text_as_it_was(
+        admin: FlaskClient, field: dict[str, str], said: str) -> None:
+    page = _add(admin, INTAKE, **field)
+    assert page.status_code == 422
+    assert said in unescape(text(page))
+    assert _textarea(page) == INTAKE
+    assert 'id="add-field" open' in text(page)
+
+
+def test_a_field_the_engine_refuses_is_added_and_located(admin: FlaskClient) -> None:
+    page = _add(admin, INTAKE, field_label="Title", field_type="string")  # the id is taken
+    assert "id: title, type: string, label: {en: Title}}" in _textarea(page)
+    assert _issues(page) == ["duplicate-id"]
