@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response
 
 from engine.canonical import with_list_item
 from engine.errors import DefinitionError
+from engine.model import FieldType
 from engine.schema import META_SCHEMA_PATH
 from runtime import policy
 from runtime.services import definitions, forms, templates
@@ -39,15 +40,18 @@ MAX_SOURCE = 512 * 1024  # characters: far above any real definition (the engine
 SOURCE, FORMAT = "designer.source", "designer.format"
 # The field types "Add a field" offers, in the order shown (tables and user pickers are
 # written in the text).
-FIELD_TYPES = {
-    "string": lazy_gettext("Short text"), "text": lazy_gettext("Long text"),
-    "number": lazy_gettext("Number"), "date": lazy_gettext("Date"),
-    "datetime": lazy_gettext("Date and time"), "choice": lazy_gettext("One choice"),
-    "multi_choice": lazy_gettext("Several choices"), "boolean": lazy_gettext("Yes or no"),
-    "email": lazy_gettext("E-mail address"), "phone": lazy_gettext("Phone number"),
-    "attachments": lazy_gettext("Files"),
-}
-CHOICES = ("choice", "multi_choice")
+FIELD_TYPES = {str(kind): label for kind, label in (
+    (FieldType.STRING, lazy_gettext("Short text")), (FieldType.TEXT, lazy_gettext("Long text")),
+    (FieldType.NUMBER, lazy_gettext("Number")), (FieldType.DATE, lazy_gettext("Date")),
+    (FieldType.DATETIME, lazy_gettext("Date and time")),
+    (FieldType.CHOICE, lazy_gettext("One choice")),
+    (FieldType.MULTI_CHOICE, lazy_gettext("Several choices")),
+    (FieldType.BOOLEAN, lazy_gettext("Yes or no")),
+    (FieldType.EMAIL, lazy_gettext("E-mail address")),
+    (FieldType.PHONE, lazy_gettext("Phone number")),
+    (FieldType.ATTACHMENTS, lazy_gettext("Files")),
+)}
+CHOICES = (str(FieldType.CHOICE), str(FieldType.MULTI_CHOICE))
 INSTALLED = {
     "installed": lazy_gettext("Template %(name)s is installed as version %(version)s."),
     "upgraded": lazy_gettext("Template %(name)s is upgraded to version %(version)s."),
@@ -199,7 +203,7 @@ def _new_field() -> tuple[dict[str, object] | None, str | None]:
     label = form.get("field_label", "").strip()[:200]
     label_zh = form.get("field_label_zh", "").strip()[:200]
     field_id = form.get("field_id", "").strip()[:64] or _identifier(label)
-    field_type = form.get("field_type", "string")
+    field_type = form.get("field_type", str(FieldType.STRING))
     if not (label or label_zh):
         return None, _("Give the field a label.")
     if not field_id:
