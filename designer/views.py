@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 
 from engine.canonical import with_list_item
 from engine.errors import DefinitionError
-from engine.model import FieldType
+from engine.model import BUILTIN_ROLES, FieldType, SlaMode
 from engine.schema import META_SCHEMA_PATH
 from runtime import policy
 from runtime.services import definitions, forms, templates
@@ -52,6 +52,9 @@ FIELD_TYPES = {str(kind): label for kind, label in (
     (FieldType.ATTACHMENTS, lazy_gettext("Files")),
 )}
 CHOICES = (str(FieldType.CHOICE), str(FieldType.MULTI_CHOICE))
+SLA_MODES = {str(SlaMode.RUN): lazy_gettext("SLA clocks run"),
+             str(SlaMode.PAUSE): lazy_gettext("SLA clocks pause (waiting on the customer)"),
+             str(SlaMode.STOP): lazy_gettext("SLA clocks stop (resolved)")}
 INSTALLED = {
     "installed": lazy_gettext("Template %(name)s is installed as version %(version)s."),
     "upgraded": lazy_gettext("Template %(name)s is upgraded to version %(version)s."),
@@ -174,45 +177,90 @@ def act(key: str) -> Response | tuple[str, int]:
         return _checked(key, source, source_format, origin)
     if action == "publish":
         return _publish(key, source, source_format)
-    if action == "add_field":
-        return _add_field(key, source, source_format)
+    if action in ADDING:
+        list_key, describe = ADDING[action]
+        item, error = describe()
+        return _add(key, source, source_format, list_key, item, error, action)
     check = definitions.check_draft(db, service, key, source, source_format)
     if is_htmx():
         return _check_fragment(key, source, source_format, check), 200
     return _editor(key, source, source_format, "typed", check)
 
 
-def _add_field(key: str, source: str, source_format: str) -> tuple[str, int]:
-    # The field joins the end of the list as one line; the engine then checks the whole
-    # text as it checks anything typed (a duplicate id, an unknown type...).
-    item, error = _new_field()
+def _add(key: str, source: str, source_format: str, list_key: str,
+         item: dict[str, object] | None, error: str | None, action: str) -> tuple[str, int]:
+    # The item joins the end of its list as one line; the engine then checks the whole
+    # text as it checks anything typed (a duplicate id, an unknown state...).
     if item is not None:
         try:
-            source = with_list_item(source, "fields", item, f"definition.{source_format}")
+            source = with_list_item(source, list_key, item, f"definition.{source_format}")
             source_format = "yaml"  # a JSON text comes back as YAML
         except DefinitionError:
             error = _("The definition cannot be read: fix its problems first.")
     check = definitions.check_draft(runtime().db, service_request(), key, source, source_format)
     return _editor(key, source, source_format, "typed", check, status=422 if error else 200,
-                   field_error=error)
+                   adding=action if error else None, adding_error=error)
+
+
+def _named(prefix: str) -> tuple[str, dict[str, str], str | None]:
+    """The id and label a "add" form gives (`prefix_label`, `prefix_label_zh`,
+    `prefix_id`), or what is missing."""
+    form = request.form
+    label = form.get(f"{prefix}_label", "").strip()[:200]
+    label_zh = form.get(f"{prefix}_label_zh", "").strip()[:200]
+    item_id = form.get(f"{prefix}_id", "").strip()[:64] or _identifier(label)
+    texts = {"en": label or label_zh, **({"zh": label_zh} if label_zh else {})}
+    if not (label or label_zh):
+        return "", texts, _("Give it a label.")
+    if not item_id:
+        return "", texts, _("Give it an id: lower-case letters, digits and '_'.")
+    return item_id, texts, None
+
+
+def _new_state() -> tuple[dict[str, object] | None, str | None]:
+    """The step "Add a step" describes, as a definition writes it; or what is missing."""
+    state_id, label, error = _named("state")
+    if error:
+        return None, error
+    item: dict[str, object] = {"id": state_id, "label": label}
+    if request.form.get("state_final") == "1":
+        item["final"] = True
+    mode = request.form.get("state_sla", str(SlaMode.RUN))
+    if mode not in SLA_MODES:
+        abort(400)
+    if mode != SlaMode.RUN and "final" not in item:
+        item["sla"] = mode
+    return item, None
+
+
+def _new_transition() -> tuple[dict[str, object] | None, str | None]:
+    """The way from step to step "Add a way on" describes; or what is missing."""
+    transition_id, label, error = _named("transition")
+    if error:
+        return None, error
+    sources = [state[:64] for state in request.form.getlist("transition_from")][:100]
+    target = request.form.get("transition_to", "")[:64]
+    if not sources or not target:
+        return None, _("Say which steps it leaves from and where it leads.")
+    item: dict[str, object] = {"id": transition_id, "label": label,
+                               "from": sources[0] if len(sources) == 1 else sources,
+                               "to": target}
+    roles = [role[:64] for role in request.form.getlist("transition_roles")][:20]
+    if roles:
+        item["roles"] = roles
+    return item, None
 
 
 def _new_field() -> tuple[dict[str, object] | None, str | None]:
     """The field "Add a field" describes, as a definition writes it; or what is missing."""
     form = request.form
-    label = form.get("field_label", "").strip()[:200]
-    label_zh = form.get("field_label_zh", "").strip()[:200]
-    field_id = form.get("field_id", "").strip()[:64] or _identifier(label)
+    field_id, label, error = _named("field")
+    if error:
+        return None, error
     field_type = form.get("field_type", str(FieldType.STRING))
-    if not (label or label_zh):
-        return None, _("Give the field a label.")
-    if not field_id:
-        return None, _("Give the field an id: lower-case letters, digits and '_'.")
     if field_type not in FIELD_TYPES:
         abort(400)  # only a hand-made form sends another type
-    item: dict[str, object] = {"id": field_id, "type": field_type,
-                               "label": {"en": label or label_zh, **({"zh": label_zh}
-                                                                     if label_zh else {})}}
+    item: dict[str, object] = {"id": field_id, "type": field_type, "label": label}
     if form.get("field_required") == "1":
         item["required"] = True
     if field_type in CHOICES:
@@ -231,6 +279,11 @@ def _identifier(label: str) -> str:
     words = re.findall(r"[a-z0-9]+", label.lower())
     identifier = "_".join(words)[:63]
     return identifier if identifier[:1].isalpha() else ""
+
+
+# What each "add" button adds to which list of the definition, described by which form.
+ADDING = {"add_field": ("fields", _new_field), "add_state": ("states", _new_state),
+          "add_transition": ("transitions", _new_transition)}
 
 
 @bp.post("/<key>/discard")
@@ -301,14 +354,39 @@ def _typed(source: str | None, source_format: str | None) -> tuple[str, str]:
     return source.replace("\r\n", "\n"), str(source_format)
 
 
+def _steps_and_roles(check: DraftCheck) -> tuple[list[tuple[str, str, bool, bool]], list[str]]:
+    """The steps (id, label, initial, final) and roles "Add a way on" offers: the compiled
+    type's, or, when the text has problems (a step just added, nothing leading there
+    yet), what the text says."""
+    language = service_request().actor.language
+    if check.ticket_type is not None:
+        states = [(s.id, s.label.text(language), s.initial, s.final)
+                  for s in check.ticket_type.states]
+        return states, sorted(check.ticket_type.roles)
+    read = check.read or {}
+    states = []
+    for state in read.get("states") or ():
+        if isinstance(state, dict) and isinstance(state.get("id"), str):
+            label = state.get("label")
+            text = (label.get(language) or label.get("en") if isinstance(label, dict)
+                    else label) or state["id"]
+            states.append((state["id"], str(text), bool(state.get("initial")),
+                           bool(state.get("final"))))
+    custom = [role["id"] for role in read.get("roles") or ()
+              if isinstance(role, dict) and isinstance(role.get("id"), str)]
+    return states, sorted({*BUILTIN_ROLES, *custom})
+
+
 def _editor(key: str, source: str, source_format: str, origin: str, check: DraftCheck,
             status: int = 200, based_on: int | None = None,
-            field_error: str | None = None) -> tuple[str, int]:
+            adding: str | None = None, adding_error: str | None = None) -> tuple[str, int]:
     history = definitions.version_history(runtime().db, service_request(), key)
     return render_template("designer/editor.html", key=key, source=source,
                            source_format=source_format, origin=origin, based_on=based_on,
                            check=check, sketch=_sketch(check), zone=zone(), history=history,
-                           field_types=FIELD_TYPES, field_error=field_error,
+                           field_types=FIELD_TYPES, sla_modes=SLA_MODES, adding=adding,
+                           choices=_steps_and_roles(check),
+                           adding_error=adding_error,
                            source_name=SOURCE, format_name=FORMAT), status
 
 

@@ -357,6 +357,8 @@ class DraftCheck:
     published: int | None = None  # the newest published version compared against
     changes: tuple[Change, ...] = ()  # against it, but for the version number
     warnings: tuple[dict[str, Any], ...] = ()
+    # The text as data when it reads but does not compile (what a form can still offer)
+    read: dict[str, Any] | None = None
 
     @property
     def publishable(self) -> bool:
@@ -376,7 +378,9 @@ def check_draft(db: Database, request: Request, key: str, source: str,
         return DraftCheck(tuple(refused.details))
     issues = validate_source(source, source_format)
     if issues:
-        return DraftCheck(tuple(issues))
+        data = parse_text(source, f"definition.{source_format}",
+                          json_format=source_format == "json").data
+        return DraftCheck(tuple(issues), read=data if isinstance(data, dict) else None)
     ticket_type = compile_text(source, source_format, f"definition.{source_format}")
     with db.read() as session:
         latest = latest_source(session, key)

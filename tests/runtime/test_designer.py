@@ -359,8 +359,8 @@ def test_a_field_added_from_the_form_joins_the_text_and_the_preview(admin: Flask
 
 
 @pytest.mark.parametrize(("field", "said"), [
-    ({"field_label": "", "field_type": "string"}, "Give the field a label."),
-    ({"field_label_zh": "楼栋", "field_type": "string"}, "Give the field an id"),
+    ({"field_label": "", "field_type": "string"}, "Give it a label."),
+    ({"field_label_zh": "楼栋", "field_type": "string"}, "Give it an id"),
     ({"field_label": "Size", "field_type": "choice"}, "A choice needs its options"),
 ], ids=["no label", "no id to make from the label", "a choice without options"])
 def test_a_field_that_cannot_be_added_leaves_the_text_as_it_was(
@@ -376,3 +376,43 @@ def test_a_field_the_engine_refuses_is_added_and_located(admin: FlaskClient) -> 
     page = _add(admin, INTAKE, field_label="Title", field_type="string")  # the id is taken
     assert "id: title, type: string, label: {en: Title}}" in _textarea(page)
     assert _issues(page) == ["duplicate-id"]
+
+
+def test_a_step_and_a_way_there_from_the_forms(admin: FlaskClient, seed: Seed) -> None:
+    page = _post(admin, "/design/intake", source=INTAKE, format="yaml", action="add_state",
+                 state_label="Waiting for parts", state_label_zh="等待配件", state_sla="pause")
+    source = _textarea(page)
+    assert ("  - {id: waiting_for_parts, label: {en: Waiting for parts, zh: 等待配件}, "
+            "sla: pause}") in source
+    assert _issues(page) == ["unreachable-state"]  # nothing leads there yet
+    offered = re.search(r'<details class="add-item" id="add-transition".*?</details>',
+                        text(page), re.S)
+    assert offered  # the text does not compile, yet the way there can be added
+    assert '<option value="waiting_for_parts"' in offered.group(0)
+    page = _post(admin, "/design/intake", source=source, format="yaml",
+                 action="add_transition", transition_label="Order parts",
+                 transition_from="open", transition_to="waiting_for_parts",
+                 transition_roles="agent")
+    source = _textarea(page)
+    assert ("  - {id: order_parts, label: {en: Order parts}, from: open, "
+            "to: waiting_for_parts, roles: [agent]}") in source
+    assert _issues(page) == ["dead-end"]  # and nothing leads on from it
+    page = _post(admin, "/design/intake", source=source, format="yaml",
+                 action="add_transition", transition_label="Parts arrived",
+                 transition_from="waiting_for_parts", transition_to="open")
+    assert 'id="no-problems"' in text(page)
+    assert _act(admin, "intake", _textarea(page), "publish").status_code == 302
+    assert _published(seed, "intake") == 1
+
+
+@pytest.mark.parametrize(("form", "said"), [
+    ({"action": "add_state", "state_label": ""}, "Give it a label."),
+    ({"action": "add_transition", "transition_label": "Go", "transition_to": "done"},
+     "Say which steps it leaves from"),
+], ids=["a step without a label", "a way on from nowhere"])
+def test_an_item_that_cannot_be_added_says_why_and_keeps_the_text(
+        admin: FlaskClient, form: dict[str, str], said: str) -> None:
+    page = _post(admin, "/design/intake", source=INTAKE, format="yaml", **form)
+    assert page.status_code == 422
+    assert said in text(page)
+    assert _textarea(page) == INTAKE
