@@ -160,12 +160,7 @@ def publish_in(session: Session, request: Request, key: str
     """`publish` inside the caller's transaction (templates, imports)."""
     if not policy.can_manage_definitions(request.actor):
         raise Forbidden("only administrators may publish definitions")
-    definition = session.scalar(select(Definition).where(Definition.key == key))
-    draft = definition and session.scalar(select(DefinitionVersion).where(
-        DefinitionVersion.definition_id == definition.id,
-        DefinitionVersion.status == VersionStatus.DRAFT))
-    if definition is None or draft is None:
-        raise NotFound(f"there is no draft of '{key}' to publish")
+    definition, draft = _with_draft(session, key, "to publish")
     try:
         name = f"{key}.{draft.source_format}"
         ticket_type = compile_text(draft.source, draft.source_format, name)
@@ -186,18 +181,25 @@ def publish_in(session: Session, request: Request, key: str
     return definition, draft
 
 
+def _with_draft(session: Session, key: str, purpose: str = ""
+                ) -> tuple[Definition, DefinitionVersion]:
+    """The ticket type `key` and its draft (404 when either is missing)."""
+    definition = session.scalar(select(Definition).where(Definition.key == key))
+    draft = definition and session.scalar(select(DefinitionVersion).where(
+        DefinitionVersion.definition_id == definition.id,
+        DefinitionVersion.status == VersionStatus.DRAFT))
+    if definition is None or draft is None:
+        raise NotFound(f"there is no draft of '{key}'" + (f" {purpose}" if purpose else ""))
+    return definition, draft
+
+
 def discard_draft(db: Database, request: Request, key: str) -> None:
     """Throw the draft of `key` away: what is published stays as it is. A type that was
     never published goes with its draft."""
     if not policy.can_manage_definitions(request.actor):
         raise Forbidden("only administrators may change definitions")
     with db.write() as session:
-        definition = session.scalar(select(Definition).where(Definition.key == key))
-        draft = definition and session.scalar(select(DefinitionVersion).where(
-            DefinitionVersion.definition_id == definition.id,
-            DefinitionVersion.status == VersionStatus.DRAFT))
-        if definition is None or draft is None:
-            raise NotFound(f"there is no draft of '{key}'")
+        definition, draft = _with_draft(session, key)
         session.delete(draft)
         session.flush()
         if _latest_version_number(session, definition.id) == 0:
