@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 
 from engine.canonical import with_list_item
 from engine.errors import DefinitionError
-from engine.model import BUILTIN_ROLES, FieldType, SlaMode
+from engine.model import FieldType, SlaMode
 from engine.schema import META_SCHEMA_PATH
 from runtime import policy
 from runtime.services import definitions, forms, templates
@@ -98,12 +98,11 @@ def new() -> Response | tuple[str, int]:
     """Start a ticket type from the smallest useful definition, as a draft."""
     entered = {name: request.form.get(name, "").strip()[:200] for name in ("key", "name",
                                                                           "prefix")}
-    db, service = runtime().db, service_request()
-    if any(entry["key"] == entered["key"] for entry in definitions.list_definitions(db, service)):
-        return _index(entered, _("The ticket type %(key)s exists.", key=entered["key"]), 409)
     try:
-        source = definitions.skeleton(entered["key"], entered["name"], entered["prefix"])
-        definitions.save_draft(db, service, source, key=entered["key"])
+        definitions.start(runtime().db, service_request(), entered["key"], entered["name"],
+                          entered["prefix"])
+    except Conflict:
+        return _index(entered, _("The ticket type %(key)s exists.", key=entered["key"]), 409)
     except Invalid as problem:
         said = [str(item.get("message", "")) for item in problem.details] or [problem.message]
         return _index(entered, "; ".join(said), 422)
@@ -197,8 +196,8 @@ def _add(key: str, source: str, source_format: str, list_key: str,
             source_format = "yaml"  # a JSON text comes back as YAML
         except DefinitionError:
             error = _("The definition cannot be read: fix its problems first.")
-    check = definitions.check_draft(runtime().db, service_request(), key, source, source_format)
-    return _editor(key, source, source_format, "typed", check, status=422 if error else 200,
+    return _editor(key, source, source_format, "typed", _check(key, source, source_format),
+                   status=422 if error else 200,
                    adding=action if error else None, adding_error=error)
 
 
@@ -289,44 +288,37 @@ ADDING = {"add_field": ("fields", _new_field), "add_state": ("states", _new_stat
 @bp.post("/<key>/discard")
 def discard(key: str) -> Response:
     """Throw the draft away; the published version stays (a type never published goes)."""
-    db, service = runtime().db, service_request()
     try:
-        definitions.discard_draft(db, service, key)
+        remains = definitions.discard_draft(runtime().db, service_request(), key)
     except NotFound:
         abort(404)
     flash(_("The draft of %(key)s is discarded.", key=key))
-    if any(entry["key"] == key for entry in definitions.list_definitions(db, service)):
-        return redirect(url_for("designer.edit", key=key))
-    return redirect(url_for("designer.index"))
+    return redirect(url_for("designer.edit", key=key) if remains else url_for("designer.index"))
 
 
 def _publish(key: str, source: str, source_format: str) -> Response | tuple[str, int]:
-    # The text is saved as the draft first, so a refusal loses none of it.
-    db, service = runtime().db, service_request()
-    check = definitions.check_draft(db, service, key, source, source_format)
-    if not check.publishable:
-        try:
-            definitions.save_draft(db, service, source, source_format, key=key)
-        except Invalid:
-            pass
+    try:
+        check, info = definitions.publish_source(runtime().db, service_request(), key,
+                                                 source, source_format)
+    except Conflict as error:  # saved as the draft, but its number prefix is taken
+        flash(error.message, "error")
+        return _editor(key, source, source_format, "draft", _check(key, source, source_format),
+                       status=409)
+    if info is None:
         flash(_("Not published: the definition has problems. It is saved as the draft."),
               "error")
         return _editor(key, source, source_format, "draft", check, status=422)
-    try:
-        definitions.save_draft(db, service, source, source_format, key=key)
-        info = definitions.publish(db, service, key)
-    except (Conflict, Invalid) as error:
-        flash(error.message, "error")
-        return _editor(key, source, source_format, "draft", check,
-                       status=409 if isinstance(error, Conflict) else 422)
     flash(_("Version %(version)s of %(key)s is published; new tickets use it.",
             version=info.version, key=key))
     return redirect(url_for("designer.edit", key=key))
 
 
+def _check(key: str, source: str, source_format: str) -> DraftCheck:
+    return definitions.check_draft(runtime().db, service_request(), key, source, source_format)
+
+
 def _checked(key: str, source: str, source_format: str, origin: str) -> tuple[str, int]:
-    check = definitions.check_draft(runtime().db, service_request(), key, source, source_format)
-    return _editor(key, source, source_format, origin, check)
+    return _editor(key, source, source_format, origin, _check(key, source, source_format))
 
 
 @bp.post("/<key>/preview")
@@ -335,8 +327,7 @@ def preview(key: str) -> str:
     the preview (htmx): conditions, required fields and checks as a customer meets
     them."""
     source, source_format = _typed(request.form.get(SOURCE), request.form.get(FORMAT))
-    check = definitions.check_draft(runtime().db, service_request(), key, source,
-                                    source_format)
+    check = _check(key, source, source_format)
     if check.ticket_type is None:
         return render_template("designer/_no_preview.html")
     empty = forms.sketch(service_request(), check.ticket_type, {})
@@ -354,29 +345,6 @@ def _typed(source: str | None, source_format: str | None) -> tuple[str, str]:
     return source.replace("\r\n", "\n"), str(source_format)
 
 
-def _steps_and_roles(check: DraftCheck) -> tuple[list[tuple[str, str, bool, bool]], list[str]]:
-    """The steps (id, label, initial, final) and roles "Add a way on" offers: the compiled
-    type's, or, when the text has problems (a step just added, nothing leading there
-    yet), what the text says."""
-    language = service_request().actor.language
-    if check.ticket_type is not None:
-        states = [(s.id, s.label.text(language), s.initial, s.final)
-                  for s in check.ticket_type.states]
-        return states, sorted(check.ticket_type.roles)
-    read = check.read or {}
-    states = []
-    for state in read.get("states") or ():
-        if isinstance(state, dict) and isinstance(state.get("id"), str):
-            label = state.get("label")
-            text = (label.get(language) or label.get("en") if isinstance(label, dict)
-                    else label) or state["id"]
-            states.append((state["id"], str(text), bool(state.get("initial")),
-                           bool(state.get("final"))))
-    custom = [role["id"] for role in read.get("roles") or ()
-              if isinstance(role, dict) and isinstance(role.get("id"), str)]
-    return states, sorted({*BUILTIN_ROLES, *custom})
-
-
 def _editor(key: str, source: str, source_format: str, origin: str, check: DraftCheck,
             status: int = 200, based_on: int | None = None,
             adding: str | None = None, adding_error: str | None = None) -> tuple[str, int]:
@@ -385,7 +353,8 @@ def _editor(key: str, source: str, source_format: str, origin: str, check: Draft
                            source_format=source_format, origin=origin, based_on=based_on,
                            check=check, sketch=_sketch(check), zone=zone(), history=history,
                            field_types=FIELD_TYPES, sla_modes=SLA_MODES, adding=adding,
-                           choices=_steps_and_roles(check),
+                           choices=(check.steps(service_request().actor.language),
+                                    check.roles()),
                            adding_error=adding_error,
                            source_name=SOURCE, format_name=FORMAT), status
 

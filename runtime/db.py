@@ -161,8 +161,6 @@ class Database:
         """One write transaction: committed when the block ends, rolled back on any error."""
         with self._writer_turn(), self._write() as session, session.begin():
             yield session
-        if self._checkpointer is not None:
-            self._checkpointer.nudge()
 
     @contextmanager
     def write_connection(self) -> Iterator[Connection]:
@@ -172,20 +170,21 @@ class Database:
         than the connection's (docs/performance.md)."""
         with self._writer_turn(), self._writing.begin() as connection:
             yield connection
-        if self._checkpointer is not None:
-            self._checkpointer.nudge()
 
     @contextmanager
     def _writer_turn(self) -> Iterator[None]:
         # SQLite has one writer at a time. Threads of this process queue on a lock, which
         # wakes the next one the moment the last commits, instead of sleeping in SQLite's
         # busy handler (1, 2, 5, 10 ... ms). Only a speed-up: other processes still wait
-        # on the database's own lock, and correctness never depends on this one.
+        # on the database's own lock, and correctness never depends on this one. After a
+        # commit (an error skips it), the background checkpointer is told there is work.
         if self._local_writer is None:
             yield
             return
         with self._local_writer:
             yield
+        if self._checkpointer is not None:
+            self._checkpointer.nudge()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from engine.canonical import with_top_level
 from engine.diff import Change, diff
 from engine.errors import DefinitionError, IssueCode
-from engine.model import TicketType
+from engine.model import BUILTIN_ROLES, TicketType
 from engine.source import parse_text
 from runtime import policy
 from runtime.catalog import compile_text, compiled_version
@@ -181,30 +181,35 @@ def publish_in(session: Session, request: Request, key: str
     return definition, draft
 
 
+def _draft_of(session: Session, key: str) -> DefinitionVersion | None:
+    """The draft of the ticket type `key` (None: no such type, or no draft)."""
+    return session.scalar(select(DefinitionVersion).join(Definition).where(
+        Definition.key == key, DefinitionVersion.status == VersionStatus.DRAFT))
+
+
 def _with_draft(session: Session, key: str, purpose: str = ""
                 ) -> tuple[Definition, DefinitionVersion]:
     """The ticket type `key` and its draft (404 when either is missing)."""
-    definition = session.scalar(select(Definition).where(Definition.key == key))
-    draft = definition and session.scalar(select(DefinitionVersion).where(
-        DefinitionVersion.definition_id == definition.id,
-        DefinitionVersion.status == VersionStatus.DRAFT))
-    if definition is None or draft is None:
+    draft = _draft_of(session, key)
+    if draft is None:
         raise NotFound(f"there is no draft of '{key}'" + (f" {purpose}" if purpose else ""))
-    return definition, draft
+    return draft.definition, draft
 
 
-def discard_draft(db: Database, request: Request, key: str) -> None:
+def discard_draft(db: Database, request: Request, key: str) -> bool:
     """Throw the draft of `key` away: what is published stays as it is. A type that was
-    never published goes with its draft."""
+    never published goes with its draft. Returns whether the type remains."""
     if not policy.can_manage_definitions(request.actor):
         raise Forbidden("only administrators may change definitions")
     with db.write() as session:
         definition, draft = _with_draft(session, key)
         session.delete(draft)
         session.flush()
-        if _latest_version_number(session, definition.id) == 0:
+        remains = _latest_version_number(session, definition.id) > 0
+        if not remains:
             session.delete(definition)
         record(session, request, EventKind.DEFINITION_DRAFT_DISCARDED, {"ticket_type": key})
+        return remains
 
 
 def install(db: Database, request: Request, source: str, source_format: str = "yaml"
@@ -366,6 +371,31 @@ class DraftCheck:
     def publishable(self) -> bool:
         return self.ticket_type is not None and not self.issues
 
+    def steps(self, language: str) -> list[tuple[str, str, bool, bool]]:
+        """The steps (id, label, initial, final) the text names: the compiled type's,
+        or, when the text has problems (a step just added, nothing leading there yet),
+        what the text says."""
+        if self.ticket_type is not None:
+            return [(s.id, s.label.text(language), s.initial, s.final)
+                    for s in self.ticket_type.states]
+        found = []
+        for state in (self.read or {}).get("states") or ():
+            if isinstance(state, dict) and isinstance(state.get("id"), str):
+                label = state.get("label")
+                text = (label.get(language) or label.get("en") if isinstance(label, dict)
+                        else label) or state["id"]
+                found.append((state["id"], str(text), bool(state.get("initial")),
+                              bool(state.get("final"))))
+        return found
+
+    def roles(self) -> list[str]:
+        """The roles the text's transitions may name: the built-in ones and its own."""
+        if self.ticket_type is not None:
+            return sorted(self.ticket_type.roles)
+        custom = [role["id"] for role in (self.read or {}).get("roles") or ()
+                  if isinstance(role, dict) and isinstance(role.get("id"), str)]
+        return sorted({*BUILTIN_ROLES, *custom})
+
 
 def check_draft(db: Database, request: Request, key: str, source: str,
                 source_format: str = "yaml") -> DraftCheck:
@@ -390,9 +420,7 @@ def check_draft(db: Database, request: Request, key: str, source: str,
     if latest is None:
         return DraftCheck((), ticket_type, warnings=warnings)
     before = compile_text(latest.source, latest.source_format, f"{key}@{latest.version}")
-    # The version number's own change goes without saying.
-    changes = tuple(change for change in diff(before, ticket_type)
-                    if (change.area, change.attribute) != ("definition", "version"))
+    changes = _changes(before, ticket_type)
     if ticket_type.version > latest.version:
         return DraftCheck((), ticket_type, latest.version, changes, warnings)
     located = parse_text(source, f"definition.{source_format}",
@@ -401,6 +429,13 @@ def check_draft(db: Database, request: Request, key: str, source: str,
                           f"version {latest.version} is published; publishing this needs "
                           f"version: {latest.version + 1}", "/version").to_dict()
     return DraftCheck((stale,), ticket_type, latest.version, changes, warnings)
+
+
+def _changes(before: TicketType, after: TicketType) -> tuple[Change, ...]:
+    """What changed from one version to the next; the version number's own change goes
+    without saying."""
+    return tuple(change for change in diff(before, after)
+                 if (change.area, change.attribute) != ("definition", "version"))
 
 
 @dataclass(frozen=True)
@@ -423,8 +458,7 @@ def editable_source(db: Database, request: Request, key: str,
         raise NotFound(f"there is no ticket type '{key}'")
     with db.read() as session:
         if version is None:
-            draft = session.scalar(select(DefinitionVersion).join(Definition).where(
-                Definition.key == key, DefinitionVersion.status == VersionStatus.DRAFT))
+            draft = _draft_of(session, key)
             if draft is not None:
                 return Editable(draft.source, draft.source_format, "draft")
         latest = latest_source(session, key)
@@ -467,12 +501,40 @@ def version_history(db: Database, request: Request, key: str,
     history = []
     for index, row in enumerate(rows[:limit]):
         before = compiled[index + 1] if index + 1 < len(rows) else None
-        changes = () if before is None else tuple(
-            change for change in diff(before, compiled[index])
-            if (change.area, change.attribute) != ("definition", "version"))
+        changes = () if before is None else _changes(before, compiled[index])
         history.append(PublishedVersion(row.version, row.published_at, changes,
                                         first=before is None))
     return history
+
+
+def start(db: Database, request: Request, key: str, name: str, prefix: str) -> VersionInfo:
+    """A new ticket type `key`, as a draft of the smallest useful definition (`skeleton`);
+    409 when the key is taken."""
+    if not policy.can_manage_definitions(request.actor):
+        raise Forbidden("only administrators may change definitions")
+    source = skeleton(key, name, prefix)
+    with db.write() as session:
+        if session.scalar(select(Definition.id).where(Definition.key == key)) is not None:
+            raise Conflict(f"a ticket type '{key}' exists already", code="ticket-type-exists")
+        return save_draft_in(session, request, source, key=key)[0]
+
+
+def publish_source(db: Database, request: Request, key: str, source: str,
+                   source_format: str = "yaml") -> tuple[DraftCheck, VersionInfo | None]:
+    """Save `source` as the draft of `key`, then publish it when it can be: the check, and
+    the version published (None: refused for the check's issues). The text is saved
+    first either way, so a refusal loses none of it; a number prefix another type uses
+    is a 409 after the save."""
+    check = check_draft(db, request, key, source, source_format)
+    try:
+        save_draft(db, request, source, source_format, key=key)
+    except Invalid:
+        if check.publishable:
+            raise
+        return check, None  # not even fileable as a draft: the check says why
+    if not check.publishable:
+        return check, None
+    return check, publish(db, request, key)
 
 
 def skeleton(key: str, name: str, prefix: str) -> str:
